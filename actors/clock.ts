@@ -1,0 +1,186 @@
+/**
+ * Time, injected. No actor calls `setTimeout` or `Date.now` directly: they
+ * take a {@link Clock}, so tests drive time with a {@link ManualClock}.
+ *
+ * @module
+ */
+
+/** An armed timer, returned by {@link Clock.setTimer}; pass it to {@link Clock.cancel}. */
+export interface TimerHandle {
+  readonly id: number;
+}
+
+/** A source of monotonic time and one-shot timers. */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (not wall-clock time). */
+  now(): number;
+  /** Calls `fn` once, `delayMs` from now. */
+  setTimer(delayMs: number, fn: () => void): TimerHandle;
+  /** Disarms a timer; cancelling a fired or cancelled timer does nothing. */
+  cancel(timer: TimerHandle): void;
+  /** Timers armed and not yet fired or cancelled. */
+  readonly pendingTimers: number;
+}
+
+/**
+ * The real clock: `performance.now()` and `setTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { SystemClock } from "./clock.ts";
+ * const clock = new SystemClock();
+ * const t = clock.setTimer(1000, () => {});
+ * clock.cancel(t);
+ * ```
+ */
+export class SystemClock implements Clock {
+  #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  #nextId = 1;
+
+  now(): number {
+    return performance.now();
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const id = this.#nextId++;
+    const native = setTimeout(() => {
+      this.#timers.delete(id);
+      fn();
+    }, Math.max(0, delayMs));
+    this.#timers.set(id, native);
+    return { id };
+  }
+
+  cancel(timer: TimerHandle): void {
+    const native = this.#timers.get(timer.id);
+    if (native === undefined) return;
+    clearTimeout(native);
+    this.#timers.delete(timer.id);
+  }
+
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+}
+
+interface ManualTimer {
+  id: number;
+  due: number;
+  fn: () => void;
+}
+
+/**
+ * A clock that moves only when told to. Timers due at the same instant fire in
+ * the order they were armed, so a run is reproducible.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "./clock.ts";
+ * const clock = new ManualClock();
+ * let fired = 0;
+ * clock.setTimer(500, () => fired++);
+ * clock.advance(499);
+ * clock.advance(1);
+ * if (fired !== 1) throw new Error("timer did not fire");
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  // Binary min-heap ordered by (due, id); cancelled timers are removed lazily.
+  #heap: ManualTimer[] = [];
+  #live = new Set<number>();
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, delayMs), fn };
+    this.#live.add(timer.id);
+    this.#push(timer);
+    return { id: timer.id };
+  }
+
+  cancel(timer: TimerHandle): void {
+    this.#live.delete(timer.id);
+  }
+
+  get pendingTimers(): number {
+    return this.#live.size;
+  }
+
+  /** Time of the earliest armed timer, or `undefined` when none is armed. */
+  nextDue(): number | undefined {
+    this.#dropCancelled();
+    return this.#heap[0]?.due;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, in order. */
+  advance(ms: number): void {
+    this.advanceTo(this.#now + ms);
+  }
+
+  /** Moves time to `t` (never backwards), firing due timers in order. */
+  advanceTo(t: number): void {
+    for (;;) {
+      this.#dropCancelled();
+      const head = this.#heap[0];
+      if (head === undefined || head.due > t) break;
+      this.#pop();
+      this.#live.delete(head.id);
+      this.#now = Math.max(this.#now, head.due);
+      head.fn();
+    }
+    this.#now = Math.max(this.#now, t);
+  }
+
+  /** Fires the earliest timer, moving time to it; returns false when none is armed. */
+  fireNext(): boolean {
+    const due = this.nextDue();
+    if (due === undefined) return false;
+    this.advanceTo(due);
+    return true;
+  }
+
+  #dropCancelled(): void {
+    while (this.#heap.length > 0 && !this.#live.has(this.#heap[0].id)) this.#pop();
+  }
+
+  #less(a: ManualTimer, b: ManualTimer): boolean {
+    return a.due < b.due || (a.due === b.due && a.id < b.id);
+  }
+
+  #push(timer: ManualTimer): void {
+    const h = this.#heap;
+    h.push(timer);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(h[i], h[parent])) break;
+      [h[i], h[parent]] = [h[parent], h[i]];
+      i = parent;
+    }
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < h.length && this.#less(h[l], h[m])) m = l;
+      if (r < h.length && this.#less(h[r], h[m])) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m], h[i]];
+      i = m;
+    }
+  }
+}
