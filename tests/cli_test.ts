@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { main } from "../cli/mod.ts";
+import { demoCall } from "../cli/demo.ts";
+import { writePcap, writePcapng } from "../transport/pcap.ts";
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+Deno.test("lts --help lists every command; each command answers --help with exit 0", async () => {
+  const top = await run(["--help"]);
+  assert.equal(top.code, 0);
+  const names = ["demo", "decode"];
+  for (const name of names) {
+    assert.match(top.out.join("\n"), new RegExp(`^  ${name} `, "m"));
+    const help = await run([name, "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.out.join("\n"), new RegExp(`^lts ${name}`));
+  }
+});
+
+Deno.test("usage errors exit 2: no command, unknown command, unknown option, bad value", async () => {
+  assert.equal((await run([])).code, 2);
+  assert.equal((await run(["frobnicate"])).code, 2);
+  const unknownOption = await run(["decode", "--hex", "00", "--bogus"]);
+  assert.equal(unknownOption.code, 2);
+  assert.match(unknownOption.err.join("\n"), /bogus/);
+  assert.equal((await run(["decode"])).code, 2, "neither --hex nor --pcap");
+  assert.equal((await run(["decode", "--hex", "abc"])).code, 2, "odd hex");
+  assert.equal((await run(["decode", "--pcap", "x", "--port", "70000"])).code, 2);
+});
+
+Deno.test("lts decode --hex prints one JSON object with the issue's fields", async () => {
+  const r = await run([
+    "decode",
+    "--hex",
+    "c8 02 00 14 00 07 00 00 00 01 00 02 80 08 00 00 00 00 00 06",
+  ]);
+  assert.equal(r.code, 0);
+  assert.equal(r.out.length, 1);
+  assert.deepEqual(JSON.parse(r.out[0]), {
+    frame: 1,
+    src: null,
+    dst: null,
+    type: "HELLO",
+    tunnelId: 7,
+    sessionId: 0,
+    ns: 1,
+    nr: 2,
+    length: 20,
+    avps: [{
+      type: 0,
+      name: "Message Type",
+      vendorId: 0,
+      mandatory: true,
+      hidden: false,
+      value: 6,
+    }],
+    errors: [],
+  });
+});
+
+Deno.test("lts decode --hex of a malformed packet prints its errors and exits 1", async () => {
+  const r = await run(["decode", "--hex", "c8 01 00 0c 00 07 00 00 00 01 00 02"]);
+  assert.equal(r.code, 1);
+  const line = JSON.parse(r.out[0]);
+  assert.equal(line.type, null);
+  assert.equal(line.errors[0].code, "bad_version");
+});
+
+Deno.test("lts decode --pcap reads pcap and pcapng, filters by port, and reveals hidden AVPs with --secret", async () => {
+  const steps = demoCall();
+  const datagrams = steps.map((s) => ({ src: s.from, dst: s.to, payload: s.payload }));
+  const other = {
+    src: "127.0.0.1:5000",
+    dst: "127.0.0.1:5001",
+    payload: new Uint8Array([1, 2, 3]),
+  };
+  for (const write of [writePcap, writePcapng]) {
+    const path = await Deno.makeTempFile();
+    try {
+      await Deno.writeFile(path, write([...datagrams, other]));
+      const plain = await run(["decode", "--pcap", path]);
+      assert.equal(plain.code, 0, plain.err.join("\n"));
+      const lines = plain.out.map((l) => JSON.parse(l));
+      assert.equal(lines.length, steps.length, "the datagram on port 5000 is not L2TP");
+      assert.deepEqual(lines.map((l) => l.frame), steps.map((_, i) => i + 1));
+      assert.equal(lines[0].src, "127.0.0.1:40001");
+      const iccn = lines.find((l) => l.type === "ICCN");
+      const name = iccn.avps.find((a: { type: number }) => a.type === 30);
+      assert.equal(name.revealed, false);
+
+      const revealed = await run(["decode", "--pcap", path, "--secret", "demo-secret"]);
+      const iccn2 = revealed.out.map((l) => JSON.parse(l)).find((l) => l.type === "ICCN");
+      assert.equal(
+        iccn2.avps.find((a: { type: number }) => a.type === 30).value,
+        "alice@isp-a.example",
+      );
+
+      const any = await run(["decode", "--pcap", path, "--port", "any"]);
+      assert.equal(any.out.length, steps.length + 1);
+      assert.equal(any.code, 1, "the non-L2TP datagram decodes with errors");
+    } finally {
+      await Deno.remove(path);
+    }
+  }
+});
+
+Deno.test("lts decode --pcap of a file that is not a capture exits 1 with a message", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, new TextEncoder().encode("not a capture"));
+    const r = await run(["decode", "--pcap", path]);
+    assert.equal(r.code, 1);
+    assert.match(r.err.join("\n"), /lts decode/);
+    assert.equal((await run(["decode", "--pcap", path + ".missing"])).code, 1);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("lts demo walks a whole call with no decode errors and keeps the capture with --out", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const r = await run(["demo", "--out", path]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    const text = r.out.join("\n");
+    for (
+      const type of [
+        "SCCRQ",
+        "SCCRP",
+        "SCCCN",
+        "ICRQ",
+        "ICRP",
+        "ICCN",
+        "DATA",
+        "CDN",
+        "StopCCN",
+        "ZLB",
+      ]
+    ) {
+      assert.match(text, new RegExp(`\\b${type}\\b`));
+    }
+    assert.match(text, /14 packets, 0 errors/);
+    assert.match(text, /alice@isp-a\.example/);
+    const decoded = await run(["decode", "--pcap", path, "--secret", "demo-secret"]);
+    assert.equal(decoded.code, 0);
+    assert.equal(decoded.out.length, 14);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("main.ts runs as a program: --version exits 0, a usage error exits 2", async () => {
+  const root = new URL("../main.ts", import.meta.url);
+  const version = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", root.pathname, "--version"],
+    stdout: "piped",
+  }).output();
+  assert.equal(version.code, 0);
+  assert.match(new TextDecoder().decode(version.stdout), /^lts \d+\.\d+\.\d+/);
+  const usage = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", root.pathname, "nope"],
+    stderr: "piped",
+  }).output();
+  assert.equal(usage.code, 2);
+});
