@@ -13,23 +13,15 @@ import { dataHeaderLength, writeDataHeader } from "../transport/header.ts";
 import { buildAvps, decodeControl, encodeControl } from "../transport/message.ts";
 import { MESSAGE_SPECS } from "../transport/message_specs.ts";
 import { writePcap, writePcapng } from "../transport/pcap.ts";
+import { describePacket } from "../transport/describe.ts";
+import { type L2tpView, ltsView, tsharkL2tp } from "./_tshark.ts";
 
 const secret = new TextEncoder().encode("xcheck");
 const LAC = "192.0.2.1:1701";
 const LNS = "198.51.100.2:1701";
 
-interface Expected {
-  messageType: number | null; // null: ZLB or data
-  isControl: boolean;
-  tunnelId: number;
-  sessionId: number;
-  ns: number | null;
-  nr: number | null;
-  avps: string[]; // Attribute Type, or "H" for a hidden AVP (tshark does not name those)
-}
-
-function packets(): { payload: Uint8Array; expected: Expected }[] {
-  const out: { payload: Uint8Array; expected: Expected }[] = [];
+function packets(): { payload: Uint8Array; expected: L2tpView }[] {
+  const out: { payload: Uint8Array; expected: L2tpView }[] = [];
   let seed = 1;
   for (const type of Object.keys(MESSAGE_SPECS) as MessageTypeName[]) {
     for (const [i, fields] of fc.sample(fieldsFor(type), { numRuns: 12, seed: seed++ }).entries()) {
@@ -56,7 +48,14 @@ function packets(): { payload: Uint8Array; expected: Expected }[] {
           sessionId: address.sessionId,
           ns: address.ns & 0xffff,
           nr: address.nr,
-          avps: avps.map((a) => (a.hidden ? "H" : String(a.attributeType))),
+          avps: avps.map((
+            a,
+          ) => (a.hidden
+            ? "H"
+            : a.vendorId
+            ? `${a.vendorId}:${a.attributeType}`
+            : String(a.attributeType))
+          ),
         },
       });
     }
@@ -100,61 +99,6 @@ function packets(): { payload: Uint8Array; expected: Expected }[] {
   return out;
 }
 
-const FIELDS = [
-  "frame.number",
-  "l2tp.type",
-  "l2tp.avp.message_type",
-  "l2tp.tunnel",
-  "l2tp.session",
-  "l2tp.Ns",
-  "l2tp.Nr",
-  "l2tp.avp.type",
-  "l2tp.avp.hidden",
-  "_ws.malformed",
-];
-
-async function tshark(path: string): Promise<string[][]> {
-  const args = [
-    "-r",
-    path,
-    "-T",
-    "fields",
-    "-E",
-    "separator=/t",
-    "-E",
-    "aggregator=,",
-    "-E",
-    "occurrence=a",
-  ];
-  for (const f of FIELDS) args.push("-e", f);
-  const { code, stdout, stderr } = await new Deno.Command("tshark", {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  // Empty trailing fields end a line in tabs, so only the final newline may go.
-  return new TextDecoder().decode(stdout).replace(/\n$/, "").split("\n").map((l) => l.split("\t"));
-}
-
-function fromTshark(row: string[]): Expected & { malformed: string } {
-  assert.equal(row.length, FIELDS.length, `tshark row ${JSON.stringify(row)}`);
-  const [, type, messageType, tunnel, session, ns, nr, types, hiddens, malformed] = row;
-  const visible = types ? types.split(",") : [];
-  const avps = (hiddens ? hiddens.split(",") : []).map((h) => (h === "1" ? "H" : visible.shift()!));
-  const num = (s: string) => (s === "" ? null : Number(s));
-  return {
-    messageType: num(messageType),
-    isControl: type === "1",
-    tunnelId: Number(tunnel),
-    sessionId: Number(session),
-    ns: num(ns),
-    nr: num(nr),
-    avps,
-    malformed,
-  };
-}
-
 for (const [format, write] of [["pcap", writePcap], ["pcapng", writePcapng]] as const) {
   Deno.test(`tshark dissects every message type built by lts exactly as lts does (${format})`, async () => {
     const list = packets();
@@ -174,12 +118,17 @@ for (const [format, write] of [["pcap", writePcap], ["pcapng", writePcapng]] as 
           },
         ),
       );
-      const rows = await tshark(path);
+      const rows = await tsharkL2tp(path);
       assert.equal(rows.length, list.length);
-      rows.forEach((row, i) => {
-        const { malformed, ...got } = fromTshark(row);
+      rows.forEach(({ frame, malformed, ...got }, i) => {
+        assert.equal(frame, i + 1);
         assert.equal(malformed, "", `frame ${i + 1} is Malformed for tshark`);
         assert.deepEqual(got, list[i].expected, `frame ${i + 1}`);
+        assert.deepEqual(
+          ltsView(describePacket(list[i].payload)),
+          got,
+          `lts decode, frame ${i + 1}`,
+        );
       });
     } finally {
       await Deno.remove(path);
@@ -195,8 +144,8 @@ Deno.test("the cross-check can fail: tshark flags a broken AVP Length that lts a
   const path = await Deno.makeTempFile({ suffix: ".pcap" });
   try {
     await Deno.writeFile(path, writePcap([{ src: LAC, dst: LNS, payload: bad }]));
-    const [row] = await tshark(path);
-    assert.notEqual(fromTshark(row).malformed, "", "tshark should report the packet as malformed");
+    const [row] = await tsharkL2tp(path);
+    assert.notEqual(row.malformed, "", "tshark should report the packet as malformed");
   } finally {
     await Deno.remove(path);
   }
