@@ -17,6 +17,7 @@ import { ltsView, tsharkL2tp } from "../_tshark.ts";
 
 const LNS_PORT = 17101;
 const LAC_PORT = 17102;
+const PROBE_PORT = 17103;
 const SECRET = "xl2tpd-s3cret";
 
 async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -55,7 +56,14 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
     );
     const capture = `${dir}/xl2tpd.pcapng`;
     const tshark = new Deno.Command("tshark", {
-      args: ["-i", "lo", "-f", `udp port ${LNS_PORT} or udp port ${LAC_PORT}`, "-w", capture],
+      args: [
+        "-i",
+        "lo",
+        "-f",
+        `udp port ${LNS_PORT} or udp port ${LAC_PORT} or udp port ${PROBE_PORT}`,
+        "-w",
+        capture,
+      ],
       stdout: "null",
       stderr: "piped",
     }).spawn();
@@ -72,6 +80,25 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
       while (!(await tsharkErr.read()).done);
     })();
 
+    // "Capturing on" can come before the capture really runs: probe until a packet lands in the file.
+    const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      const empty = (await Deno.stat(capture).catch(() => null))?.size ?? 0;
+      await waitFor(
+        async () => {
+          await probe.send(new Uint8Array([0]), {
+            transport: "udp",
+            hostname: "127.0.0.1",
+            port: PROBE_PORT,
+          });
+          return ((await Deno.stat(capture).catch(() => null))?.size ?? 0) > empty;
+        },
+        10000,
+        "tshark to capture a probe",
+      );
+    } finally {
+      probe.close();
+    }
     const xl2tpd = (role: string) => {
       const log = `${dir}/${role}.log`;
       // xl2tpd -D writes its log to stdout and stderr; exec keeps the PID ours to signal.
@@ -106,13 +133,26 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
       5000,
       "xl2tpd LNS to listen",
     );
-    await Deno.writeTextFile(`${dir}/lac.ctrl`, "c test\n");
-    // The call is cleared by the LNS once its pppd fails; the LAC logs the close.
+    // Writing before xl2tpd has made its control FIFO would create a plain file it never reads.
     await waitFor(
-      async () => (await readText(lacLog)).includes("Connection closed"),
+      async () => (await Deno.stat(`${dir}/lac.ctrl`).catch(() => null))?.isFifo === true,
+      5000,
+      "the control FIFO",
+    );
+    await Deno.writeTextFile(`${dir}/lac.ctrl`, "c test\n");
+    // Whichever side's pppd fails first sends the CDN; both sides then log the call's end.
+    const cleared = async (log: string) =>
+      /Connection closed|disconnected/.test(await readText(log));
+    await waitFor(
+      async () => (await cleared(lacLog)) && (await cleared(lnsLog)),
       10000,
       "xl2tpd to clear the call",
-    );
+    )
+      .catch(async (e) => {
+        throw new Error(
+          `${e.message}\nLAC log:\n${await readText(lacLog)}\nLNS log:\n${await readText(lnsLog)}`,
+        );
+      });
     await new Promise((r) => setTimeout(r, 300)); // let the last ZLB acknowledgement go out
     for (const child of children.slice(1)) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
@@ -123,7 +163,7 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
 
     const read = readCapture(await Deno.readFile(capture));
     assert.ok(read.ok, read.ok ? "" : read.error);
-    const datagrams = read.value.datagrams;
+    const datagrams = read.value.datagrams.filter((d) => d.dstPort !== PROBE_PORT);
     const secret = new TextEncoder().encode(SECRET);
     const described = datagrams.map((d) => describePacket(d.payload, { secret }));
     for (const [i, d] of described.entries()) {
