@@ -22,4 +22,4 @@ export * from "./transport/message.ts";
 export * from "./transport/auth.ts";
 export * from "./transport/describe.ts";
 export * from "./transport/pcap.ts";
-export * from "./actors/clock.ts";
+export * from "./actors/mod.ts";

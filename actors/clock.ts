@@ -107,7 +107,14 @@ export class ManualClock implements Clock {
   }
 
   cancel(timer: TimerHandle): void {
-    this.#live.delete(timer.id);
+    if (!this.#live.delete(timer.id)) return;
+    // Cancelled timers leave the heap lazily; rebuild it when they dominate, so
+    // churn (actors arming long timers and stopping) does not retain them.
+    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#live.size) {
+      const kept = this.#heap.filter((t) => this.#live.has(t.id));
+      this.#heap = [];
+      for (const t of kept) this.#push(t);
+    }
   }
 
   get pendingTimers(): number {
