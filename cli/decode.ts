@@ -15,7 +15,12 @@ const usage = `lts decode --hex HEX | --pcap FILE [--port N|any] [--secret S]
 Prints one JSON object per L2TP packet on stdout:
   {"frame":1,"src":"127.0.0.1:1701","dst":"127.0.0.1:40000","type":"SCCRQ",
    "tunnelId":0,"sessionId":0,"ns":0,"nr":0,"length":110,"avps":[...],"errors":[]}
-Malformed packets are printed with "errors" filled, and the exit code is 1.
+Malformed packets are printed with "errors" filled, and the exit code is 1; so
+does a malformed frame in the capture (reported on stderr). Malformed AVPs
+without the M bit, which a receiver ignores (RFC 2661 §7.1), are listed under
+"warnings". Once a control message is seen on the port, later datagrams to or
+from its two endpoints are decoded too (a responder may answer from
+another port, RFC 2661 §8.1).
 
 Options:
   --hex HEX      one L2TP datagram (UDP payload) in hex; spaces and colons allowed
@@ -86,12 +91,19 @@ export const decodeCommand: Command = {
       io.err(`lts decode: ${values.pcap}: ${capture.error}`);
       return Exit.Failure;
     }
+    // RFC 2661 §8.1: a responder may answer from another port, so once a control
+    // message is seen on the port, datagrams to or from its endpoints are L2TP too.
+    const endpoints = new Set<string>();
     for (const d of capture.value.datagrams) {
-      if (port !== null && d.srcPort !== port && d.dstPort !== port) continue;
-      print({ frame: d.frame, src: d.src, dst: d.dst, ...describePacket(d.payload, { secret }) });
+      const onPort = port === null || d.srcPort === port || d.dstPort === port;
+      if (!onPort && !endpoints.has(d.src) && !endpoints.has(d.dst)) continue;
+      const described = describePacket(d.payload, { secret });
+      if (described.type !== null && described.type !== "DATA") endpoints.add(d.src).add(d.dst);
+      print({ frame: d.frame, src: d.src, dst: d.dst, ...described });
     }
     for (const p of capture.value.problems) {
       io.err(`lts decode: frame ${p.frame}: ${p.kind}: ${p.reason}`);
+      if (p.kind === "malformed") failed = true;
     }
     return failed ? Exit.Failure : Exit.Ok;
   },

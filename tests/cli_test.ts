@@ -60,6 +60,7 @@ Deno.test("lts decode --hex prints one JSON object with the issue's fields", asy
       value: 6,
     }],
     errors: [],
+    warnings: [],
   });
 });
 
@@ -167,4 +168,48 @@ Deno.test("main.ts runs as a program: --version exits 0, a usage error exits 2",
     stderr: "piped",
   }).output();
   assert.equal(usage.code, 2);
+});
+
+Deno.test("lts decode follows a tunnel whose responder answers from another port (RFC 2661 §8.1)", async () => {
+  const steps = demoCall();
+  const moved = steps.map((s) => ({
+    src: s.from === "127.0.0.1:1701" && s !== steps[0] ? "127.0.0.1:3000" : s.from,
+    dst: s.to === "127.0.0.1:1701" && s !== steps[0] ? "127.0.0.1:3000" : s.to,
+    payload: s.payload,
+  }));
+  const stranger = { src: "127.0.0.1:4000", dst: "127.0.0.1:4001", payload: steps[1].payload };
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, writePcap([...moved, stranger]));
+    const r = await run(["decode", "--pcap", path]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.equal(
+      r.out.length,
+      steps.length,
+      "every frame of the tunnel, and not the unrelated pair",
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("lts decode exits 1 when a frame of the capture is malformed", async () => {
+  const good = writePcap([{
+    src: "127.0.0.1:1701",
+    dst: "127.0.0.1:40000",
+    payload: demoCall()[0].payload,
+  }]);
+  // Classic pcap: 24-octet file header, 16-octet record header, then Ethernet (14), IPv4 (20), UDP.
+  const bad = good.slice();
+  const udpLength = 24 + 16 + 14 + 20 + 4;
+  bad[udpLength] = 0xff; // a UDP Length past the end of the frame
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, bad);
+    const r = await run(["decode", "--pcap", path]);
+    assert.equal(r.code, 1);
+    assert.match(r.err.join("\n"), /malformed/);
+  } finally {
+    await Deno.remove(path);
+  }
 });

@@ -44,6 +44,8 @@ export interface Avp {
   concealed?: boolean;
   /** A reserved flag bit was set: the AVP counts as unrecognized (§4.1). */
   reservedBits?: boolean;
+  /** Why a hidden AVP could not be revealed although a secret was given (it stays `concealed`). */
+  unrevealable?: string;
 }
 
 /** Options of {@link decodeAvps}. */
@@ -54,7 +56,9 @@ export interface AvpDecodeOptions {
 
 /**
  * Splits a control message body into AVPs, revealing hidden ones when a
- * secret is given. Never throws and never reads past `body`.
+ * secret is given. Never throws and never reads past `body`. A hidden AVP
+ * that cannot be revealed stays `concealed` with the reason in
+ * `unrevealable`, so the caller can weigh it by its M bit (§7.1).
  *
  * @param body the octets after the control header, up to the header's Length
  * @param baseOffset offset of `body` in the packet, for error positions
@@ -96,27 +100,25 @@ export function decodeAvps(
     };
     if ((flags & RESERVED_BITS) !== 0) avp.reservedBits = true;
     if (avp.hidden) {
-      if (avp.vendorId === 0 && avp.attributeType === AvpType.RandomVector) {
-        return fail(
-          "hidden_bad_length",
-          "Random Vector MUST NOT be hidden (§4.4.1)",
-          baseOffset + at,
-        );
-      }
-      if (randomVector === undefined) {
-        return fail(
-          "hidden_without_random_vector",
-          `hidden AVP ${avp.attributeType} before any Random Vector (§4.3)`,
-          baseOffset + at,
-        );
-      }
       if (options.secret === undefined) {
         avp.concealed = true;
+      } else if (
+        randomVector === undefined ||
+        (avp.vendorId === 0 && avp.attributeType === AvpType.RandomVector)
+      ) {
+        // §4.3: a Random Vector must precede the first hidden AVP, and is never hidden itself.
+        avp.concealed = true;
+        avp.unrevealable = "no Random Vector precedes it (§4.3)";
       } else {
         const revealed = unhide(avp.attributeType, avp.value, options.secret, randomVector);
-        if (!revealed.ok) return fail(revealed.error.code, revealed.error.message, baseOffset + at);
-        avp.value = revealed.value.value;
-        avp.padding = revealed.value.padding;
+        if (revealed.ok) {
+          avp.value = revealed.value.value;
+          avp.padding = revealed.value.padding;
+        } else {
+          // Left for the validator, which looks at the M bit (§7.1).
+          avp.concealed = true;
+          avp.unrevealable = revealed.error.message;
+        }
       }
     } else if (avp.vendorId === 0 && avp.attributeType === AvpType.RandomVector) {
       randomVector = avp.value;
@@ -324,7 +326,17 @@ export interface KindValue {
   accm: AccmValue;
 }
 
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const latin1 = new TextDecoder("latin1");
+
+/** Text of an octet string: UTF-8 when it is valid UTF-8, else one character per octet. */
+export function readText(v: Uint8Array): string {
+  try {
+    return utf8.decode(v);
+  } catch {
+    return latin1.decode(v);
+  }
+}
 const utf8Encoder = new TextEncoder();
 
 function u32(b: Uint8Array, at: number): number {
@@ -353,7 +365,7 @@ function readAny(kind: AvpKind, v: Uint8Array): KindValue[AvpKind] {
     case "u32":
       return u32(v, 0);
     case "string":
-      return utf8.decode(v);
+      return readText(v);
     case "bytes":
       return v;
     case "empty":
@@ -361,7 +373,7 @@ function readAny(kind: AvpKind, v: Uint8Array): KindValue[AvpKind] {
     case "result_code": {
       const r: ResultCodeValue = { resultCode: get16(v, 0) };
       if (v.length >= 4) r.errorCode = get16(v, 2);
-      if (v.length > 4) r.errorMessage = utf8.decode(v.subarray(4));
+      if (v.length > 4) r.errorMessage = readText(v.subarray(4));
       return r;
     }
     case "protocol_version":
@@ -372,7 +384,7 @@ function readAny(kind: AvpKind, v: Uint8Array): KindValue[AvpKind] {
       return { digital: (v[3] & 1) !== 0, analog: (v[3] & 2) !== 0 };
     case "q931_cause": {
       const q: Q931CauseValue = { causeCode: get16(v, 0), causeMsg: v[2] };
-      if (v.length > 3) q.advisory = utf8.decode(v.subarray(3));
+      if (v.length > 3) q.advisory = readText(v.subarray(3));
       return q;
     }
     case "proxy_authen_id":

@@ -20,8 +20,10 @@ export interface AvpDescription {
   hidden: boolean;
   /** Typed value; octet strings as lowercase hex; a hidden AVP not revealed is its ciphertext in hex. */
   value: unknown;
-  /** Present and false when a hidden AVP was left enciphered (no secret). */
+  /** Present and false when a hidden AVP was left enciphered. */
   revealed?: boolean;
+  /** Why a hidden AVP could not be revealed with the secret given. */
+  unrevealable?: string;
 }
 
 /** A problem found in a datagram. */
@@ -43,6 +45,8 @@ export interface PacketDescription {
   length: number;
   avps: AvpDescription[];
   errors: PacketError[];
+  /** Malformed AVPs without the M bit: a receiver ignores them (RFC 2661 §7.1). */
+  warnings: PacketError[];
 }
 
 /** Lowercase hex of some octets. */
@@ -70,6 +74,7 @@ export function describeAvp(avp: Avp): AvpDescription {
   };
   if (avp.concealed) {
     d.revealed = false;
+    if (avp.unrevealable !== undefined) d.unrevealable = avp.unrevealable;
   } else if (
     spec && !avp.reservedBits && avp.value.length >= spec.minLength &&
     avp.value.length <= spec.maxLength
@@ -102,6 +107,7 @@ export function describePacket(
     length: packet.length,
     avps: [],
     errors: [],
+    warnings: [],
   };
   const h = decodeHeader(packet);
   if (!h.ok) {
@@ -126,5 +132,6 @@ export function describePacket(
   d.type = m.value.type;
   d.avps = m.value.avps.map(describeAvp);
   for (const p of m.value.problems) d.errors.push({ code: p.code, message: p.message });
+  for (const w of m.value.warnings) d.warnings.push({ code: w.code, message: w.message });
   return d;
 }

@@ -12,6 +12,7 @@ import {
   type AvpEncodeOptions,
   decodeAvps,
   encodedAvpLength,
+  EncodeError,
   isRecognized,
   type KindValue,
   readValue,
@@ -22,6 +23,7 @@ import {
   AVP_SPECS_BY_KEY,
   type AvpKey,
   type AvpKindOf,
+  type AvpSpec,
   avpSpec,
   AvpType,
   ErrorCode,
@@ -65,8 +67,10 @@ export interface ControlMessage {
   messageTypeCode: number | null;
   /** The AVPs in wire order, Message Type first. */
   avps: Avp[];
-  /** What {@link validateMessage} found; empty when the message is fully valid. */
+  /** Faults that clear the session or tunnel (see {@link validateMessage}); empty when valid. */
   problems: MessageProblem[];
+  /** Malformed AVPs without the M bit, ignored as §7.1 says; worth a log line. */
+  warnings: MessageProblem[];
   /** Whether a problem concerns the tunnel or one session (§4.1). */
   scope: MessageScope;
 }
@@ -104,6 +108,7 @@ export function decodeControl(
       messageTypeCode: null,
       avps: [],
       problems: [],
+      warnings: [],
       scope: "tunnel",
     });
   }
@@ -144,6 +149,7 @@ export function decodeControl(
       messageTypeCode: code,
       avps,
       problems: [],
+      warnings: [],
       scope: "tunnel",
     });
   }
@@ -153,47 +159,79 @@ export function decodeControl(
     type: name,
     messageTypeCode: code,
     avps,
-    problems: validateMessage(name, avps),
+    ...validateMessage(name, avps),
     scope: spec.scope,
   });
 }
 
+/** What {@link validateMessage} found. */
+export interface Validation {
+  /** Faults that clear the session or tunnel: unknown or malformed AVPs with the M bit, missing required AVPs. */
+  problems: MessageProblem[];
+  /** Malformed AVPs without the M bit: ignored as if absent, to be logged (§7.1). */
+  warnings: MessageProblem[];
+}
+
 /**
  * Checks AVPs against the spec table of `type` (§6): every required AVP
- * present, every known AVP's value length within §4.4's bounds, no
- * unrecognized AVP with the M bit (§4.1). Unrecognized AVPs without the M bit
- * and known AVPs the table does not list are accepted (§4.1: ignored).
+ * present, every known AVP's value well formed (§4.4 lengths, hiding allowed,
+ * reserved octets), no unrecognized AVP with the M bit (§4.1). Unrecognized
+ * AVPs without the M bit and known AVPs the table does not list are accepted
+ * (§4.1: ignored); malformed AVPs without the M bit are warnings (§7.1).
  */
-export function validateMessage(type: MessageTypeName, avps: readonly Avp[]): MessageProblem[] {
+export function validateMessage(type: MessageTypeName, avps: readonly Avp[]): Validation {
   const problems: MessageProblem[] = [];
+  const warnings: MessageProblem[] = [];
   const present = new Set<number>();
+  const problem = (avp: Avp, code: MessageProblem["code"], message: string, errorCode: number) => {
+    // §7.1: a malformed AVP with the M bit clears the session or tunnel; without it, it is
+    // ignored (and logged) as if it were unrecognized.
+    (avp.mandatory ? problems : warnings).push({
+      code,
+      vendorId: avp.vendorId,
+      attributeType: avp.attributeType,
+      message,
+      errorCode,
+    });
+  };
   for (const avp of avps) {
     const spec = avpSpec(avp.vendorId, avp.attributeType);
     if (!isRecognized(avp) || spec === undefined) {
       if (avp.mandatory) {
-        problems.push({
-          code: "unknown_mandatory_avp",
-          vendorId: avp.vendorId,
-          attributeType: avp.attributeType,
-          message: `unrecognized AVP ${avp.vendorId}:${avp.attributeType} with the M bit (§4.1)`,
-          errorCode: ErrorCode.UnknownMandatoryAvp,
-        });
+        problem(
+          avp,
+          "unknown_mandatory_avp",
+          `unrecognized AVP ${avp.vendorId}:${avp.attributeType} with the M bit (§4.1)`,
+          ErrorCode.UnknownMandatoryAvp,
+        );
       }
+      continue;
+    }
+    if (avp.unrevealable !== undefined) {
+      problem(
+        avp,
+        "bad_avp_value",
+        `hidden ${spec.name} not revealed: ${avp.unrevealable}`,
+        ErrorCode.ValueOutOfRange,
+      );
+      continue;
+    }
+    if (avp.hidden && !spec.hideable) {
+      problem(
+        avp,
+        "bad_avp_value",
+        `${spec.name} MUST NOT be hidden (${spec.section})`,
+        ErrorCode.ValueOutOfRange,
+      );
       continue;
     }
     if (avp.concealed) {
       present.add(spec.type);
       continue;
     }
-    if (avp.value.length < spec.minLength || avp.value.length > spec.maxLength) {
-      problems.push({
-        code: "bad_avp_value",
-        vendorId: 0,
-        attributeType: spec.type,
-        message:
-          `${spec.name} value of ${avp.value.length} octets, expected ${spec.minLength}..${spec.maxLength} (${spec.section})`,
-        errorCode: ErrorCode.LengthWrong,
-      });
+    const malformed = valueFault(avp, spec);
+    if (malformed !== undefined) {
+      problem(avp, "bad_avp_value", malformed.message, malformed.errorCode);
       continue;
     }
     present.add(spec.type);
@@ -210,12 +248,36 @@ export function validateMessage(type: MessageTypeName, avps: readonly Avp[]): Me
       });
     }
   }
-  return problems;
+  return { problems, warnings };
+}
+
+/** Why a revealed, recognized AVP's value is malformed, or `undefined` when it is well formed. */
+function valueFault(avp: Avp, spec: AvpSpec): { message: string; errorCode: number } | undefined {
+  const length = avp.value.length;
+  // Result Code is 2 octets, or 4 with an Error Code, or more with an error message (§4.4.2).
+  if (
+    length < spec.minLength || length > spec.maxLength ||
+    (spec.kind === "result_code" && length === 3)
+  ) {
+    return {
+      message:
+        `${spec.name} value of ${length} octets, expected ${spec.minLength}..${spec.maxLength} (${spec.section})`,
+      errorCode: ErrorCode.LengthWrong,
+    };
+  }
+  // Proxy Authen ID: "the most significant octet MUST be 0" (§4.4.5).
+  if (spec.kind === "proxy_authen_id" && avp.value[0] !== 0) {
+    return {
+      message: `${spec.name} with a non-zero reserved octet (${spec.section})`,
+      errorCode: ErrorCode.ValueOutOfRange,
+    };
+  }
+  return undefined;
 }
 
 /**
  * Typed values of the recognized, revealed AVPs of a message; the first
- * occurrence wins, values of a wrong length are left out.
+ * occurrence wins, malformed values are left out.
  *
  * @example
  * ```ts
@@ -230,7 +292,7 @@ export function fieldsOf(avps: readonly Avp[]): AvpFields {
     if (avp.concealed || !isRecognized(avp)) continue;
     const spec = avpSpec(avp.vendorId, avp.attributeType)!;
     if (spec.key in fields) continue;
-    if (avp.value.length < spec.minLength || avp.value.length > spec.maxLength) continue;
+    if (valueFault(avp, spec) !== undefined) continue;
     fields[spec.key] = readValue(spec.kind, avp.value);
   }
   return fields as AvpFields;
@@ -333,6 +395,9 @@ export function encodeControl(
 ): Uint8Array {
   let length = CONTROL_HEADER_LENGTH;
   for (const avp of avps) length += encodedAvpLength(avp);
+  if (length > 0xffff) {
+    throw new EncodeError(`control message of ${length} octets exceeds the 16-bit Length`);
+  }
   const out = new Uint8Array(length);
   writeControlHeader(out, { ...address, length });
   writeAvps(out, CONTROL_HEADER_LENGTH, avps, options);

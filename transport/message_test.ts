@@ -217,3 +217,204 @@ Deno.test("random bytes and mutated valid messages never throw", () => {
     { numRuns: 3000 },
   );
 });
+
+Deno.test("value layouts are the RFC's octets: capabilities, types, Call Errors, ACCM, Q.931, Proxy Authen ID (§4.4)", () => {
+  const cases: [Parameters<typeof buildAvps>[1], string][] = [
+    [
+      { framingCapabilities: { synchronous: true, asynchronous: false } },
+      "800a 0000 0003 00000001",
+    ],
+    [
+      { framingCapabilities: { synchronous: false, asynchronous: true } },
+      "800a 0000 0003 00000002",
+    ],
+    [{ bearerCapabilities: { digital: true, analog: false } }, "800a 0000 0004 00000001"],
+    [{ bearerCapabilities: { digital: false, analog: true } }, "800a 0000 0004 00000002"],
+    [{ framingType: { synchronous: true, asynchronous: false } }, "800a 0000 0013 00000001"],
+    [{ protocolVersion: { version: 1, revision: 0 } }, "8008 0000 0002 0100"],
+    [
+      { q931CauseCode: { causeCode: 16, causeMsg: 69, advisory: "ok" } },
+      "800b 0000 000c 0010 45 6f6b",
+    ],
+    [{ proxyAuthenId: 7 }, "0008 0000 0020 0007"],
+    [
+      { accm: { sendAccm: 0x01020304, receiveAccm: 0xa0b0c0d0 } },
+      "8010 0000 0023 0000 01020304 a0b0c0d0",
+    ],
+    [
+      {
+        callErrors: {
+          crcErrors: 1,
+          framingErrors: 2,
+          hardwareOverruns: 3,
+          bufferOverruns: 4,
+          timeoutErrors: 5,
+          alignmentErrors: 0xffffffff,
+        },
+      },
+      "8020 0000 0022 0000 00000001 00000002 00000003 00000004 00000005 ffffffff",
+    ],
+    [{ sequencingRequired: true }, "8006 0000 0027"],
+  ];
+  for (const [fields, wire] of cases) {
+    const avps = buildAvps("HELLO", fields);
+    const bytes = encodeControl(address, avps);
+    assert.deepEqual(bytes.subarray(12 + 8), hex(wire), JSON.stringify(fields));
+    assert.deepEqual(fieldsOf(decodeAvpsOf(bytes)), { messageType: 6, ...fields });
+  }
+});
+
+function decodeAvpsOf(bytes: Uint8Array) {
+  const r = decodeControl(bytes);
+  assert.ok(r.ok);
+  return r.value.avps;
+}
+
+Deno.test("a malformed AVP without the M bit is a warning and is ignored; with the M bit it is a problem (§7.1)", () => {
+  const base = {
+    protocolVersion: { version: 1, revision: 0 },
+    hostName: "a",
+    framingCapabilities: { synchronous: true, asynchronous: false },
+    assignedTunnelId: 1,
+  };
+  const shortFirmware: Avp = {
+    vendorId: 0,
+    attributeType: 6,
+    mandatory: false,
+    hidden: false,
+    value: new Uint8Array(3),
+  };
+  const r = decodeControl(
+    encodeControl(address, buildAvps("SCCRQ", base, { extra: [shortFirmware] })),
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(r.value.problems, []);
+  assert.deepEqual(r.value.warnings.map((w) => [w.code, w.attributeType]), [["bad_avp_value", 6]]);
+  assert.equal(fieldsOf(r.value.avps).firmwareRevision, undefined);
+
+  const mandatoryShort: Avp = { ...shortFirmware, mandatory: true };
+  const r2 = decodeControl(
+    encodeControl(address, buildAvps("SCCRQ", base, { extra: [mandatoryShort] })),
+  );
+  assert.ok(r2.ok);
+  assert.deepEqual(r2.value.problems.map((p) => [p.code, p.errorCode]), [["bad_avp_value", 2]]);
+});
+
+Deno.test("a hidden AVP that cannot be revealed is weighed by its M bit, never fails the message", () => {
+  const rv: Avp = {
+    vendorId: 0,
+    attributeType: 36,
+    mandatory: true,
+    hidden: false,
+    value: new Uint8Array(16),
+  };
+  const bogus = (mandatory: boolean): Avp => ({
+    vendorId: 0,
+    attributeType: 30,
+    mandatory,
+    hidden: true,
+    concealed: true,
+    value: hex("ffff00112233"),
+  });
+  const fields = { txConnectSpeed: 1, framingType: { synchronous: true, asynchronous: false } };
+  for (const mandatory of [false, true]) {
+    const r = decodeControl(
+      encodeControl(address, buildAvps("ICCN", fields, { extra: [rv, bogus(mandatory)] })),
+      { secret },
+    );
+    assert.ok(r.ok);
+    assert.equal((mandatory ? r.value.problems : r.value.warnings).length, 1);
+    assert.equal((mandatory ? r.value.warnings : r.value.problems).length, 0);
+  }
+});
+
+Deno.test("AVPs the RFC forbids hiding, a 3-octet Result Code and a non-zero Proxy Authen ID high octet are malformed", () => {
+  const rv: Avp = {
+    vendorId: 0,
+    attributeType: 36,
+    mandatory: true,
+    hidden: false,
+    value: new Uint8Array(16),
+  };
+  const hiddenHost: Avp = {
+    vendorId: 0,
+    attributeType: 7,
+    mandatory: true,
+    hidden: true,
+    value: new TextEncoder().encode("h"),
+  };
+  const sccrq = buildAvps("SCCRQ", {
+    protocolVersion: { version: 1, revision: 0 },
+    framingCapabilities: { synchronous: true, asynchronous: false },
+    assignedTunnelId: 1,
+  }, { extra: [rv, hiddenHost] });
+  const r = decodeControl(encodeControl(address, sccrq, { secret }), { secret });
+  assert.ok(r.ok);
+  assert.ok(
+    r.value.problems.some((p) => p.attributeType === 7 && /MUST NOT be hidden/.test(p.message)),
+  );
+
+  const result3: Avp = {
+    vendorId: 0,
+    attributeType: 1,
+    mandatory: true,
+    hidden: false,
+    value: new Uint8Array(3),
+  };
+  const cdn = decodeControl(
+    encodeControl(address, buildAvps("CDN", { assignedSessionId: 1 }, { extra: [result3] })),
+  );
+  assert.ok(cdn.ok);
+  assert.equal(
+    cdn.value.problems.filter((p) => p.code === "bad_avp_value" && p.attributeType === 1).length,
+    1,
+  );
+
+  const id: Avp = {
+    vendorId: 0,
+    attributeType: 32,
+    mandatory: false,
+    hidden: false,
+    value: hex("0107"),
+  };
+  const iccn = decodeControl(
+    encodeControl(
+      address,
+      buildAvps("ICCN", {
+        txConnectSpeed: 1,
+        framingType: { synchronous: true, asynchronous: false },
+      }, { extra: [id] }),
+    ),
+  );
+  assert.ok(iccn.ok);
+  assert.deepEqual(iccn.value.warnings.map((w) => w.attributeType), [32]);
+  assert.equal(fieldsOf(iccn.value.avps).proxyAuthenId, undefined);
+});
+
+Deno.test("octet strings that are not UTF-8 read losslessly, one character per octet", () => {
+  const name: Avp = {
+    vendorId: 0,
+    attributeType: 30,
+    mandatory: false,
+    hidden: false,
+    value: hex("e9ff41"),
+  };
+  const f = fieldsOf([name]);
+  assert.equal(f.proxyAuthenName, "\u00e9\u00ff\u0041");
+  const bom: Avp = { ...name, value: hex("efbbbf41") };
+  assert.equal(fieldsOf([bom]).proxyAuthenName, "\ufeffA");
+});
+
+Deno.test("encoding a control message over 65535 octets throws instead of wrapping the Length", () => {
+  const big: Avp = {
+    vendorId: 0,
+    attributeType: 37,
+    mandatory: false,
+    hidden: false,
+    value: new Uint8Array(1000),
+  };
+  assert.throws(
+    () => encodeControl(address, buildAvps("HELLO", {}, { extra: Array(70).fill(big) })),
+    /Length/,
+  );
+});
