@@ -213,9 +213,9 @@ export class ActorSystem {
   readonly scheduler: Scheduler;
   readonly events: EventBus<ActorEvent>;
   /** @internal */
-  readonly _names = new Map<string, Cell<unknown>>();
+  readonly _names: Map<string, Cell<unknown>> = new Map();
   /** @internal */
-  readonly _roots = new Set<Cell<unknown>>();
+  readonly _roots: Set<Cell<unknown>> = new Set();
   /** @internal */
   _live = 0;
   #nextId = 1;
