@@ -7,12 +7,14 @@
 import { type Command, Exit, type Io, UsageError } from "./command.ts";
 import { decodeCommand } from "./decode.ts";
 import { demoCommand } from "./demo.ts";
+import { lacCommand } from "./lac.ts";
+import { lnsCommand } from "./lns.ts";
 
 /** The version printed by `lts --version`. */
 export const VERSION = "0.1.0";
 
 /** Every subcommand, in the order `lts --help` lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, decodeCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, lacCommand, lnsCommand, decodeCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,342 @@
+/**
+ * An L2TP node: one UDP socket, the tunnels on it, and the receive path that
+ * demultiplexes datagrams by Tunnel ID (RFC 2661 §3.1). Control messages go
+ * to their tunnel actor; data messages go straight to the forwarding table,
+ * with no actor hop (DESIGN.md). New tunnels come from SCCRQs (Tunnel ID 0)
+ * or from {@link L2tpNode.openTunnel}. The LAC and LNS tools and the switch
+ * are built on it.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { ResultCodeValue } from "../transport/avp.ts";
+import { StopCcnResult } from "../transport/avp_types.ts";
+import { type DatagramSocket, type Endpoint, endpointKey } from "../transport/datagram.ts";
+import { decodeHeader } from "../transport/header.ts";
+import { md5 } from "../transport/md5.ts";
+import { type AvpFields, decodeControl, fieldsOf } from "../transport/message.ts";
+import type { Result } from "../transport/result.ts";
+import { ForwardingTable } from "./data_plane.ts";
+import { type NodeHooks, TUNNEL_DEFAULTS, type TunnelSettings } from "./l2tp_types.ts";
+import { Prng } from "./prng.ts";
+import { IdAllocator } from "./registry.ts";
+import type { ActorRef, ActorSystem } from "./system.ts";
+import {
+  type Admission,
+  tunnelActor,
+  type TunnelCounters,
+  type TunnelHost,
+  type TunnelMsg,
+} from "./tunnel_actor.ts";
+
+const log = getLogger(["lts", "node"]);
+
+/** Options of an {@link L2tpNode}. */
+export interface L2tpNodeOptions {
+  system: ActorSystem;
+  socket: DatagramSocket;
+  /** Settings of every tunnel unless `admit` or `openTunnel` say otherwise; `hostname` is required. */
+  settings: Partial<TunnelSettings> & { hostname: string };
+  /** Who may open tunnels to us (responder side). Default: anyone, no secret. */
+  admit?: (peer: { from: Endpoint; hostName: string }) => Admission;
+  hooks?: NodeHooks;
+  /** Most tunnels at once; SCCRQs beyond it are dropped before any state is allocated. Default 2000. */
+  maxTunnels?: number;
+  /** Mailbox bound of each tunnel actor. Default 256. */
+  tunnelMailbox?: number;
+  /** Random octets (challenges, Random Vectors). Default: crypto.getRandomValues. */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Seed of the Tunnel/Session ID choice. Default: from crypto. */
+  seed?: number;
+}
+
+/** What a node counts: every datagram that did not reach a tunnel or a session, by reason. */
+export interface NodeCounters extends TunnelCounters {
+  controlIn: number;
+  dataIn: number;
+  short: number;
+  badVersion: number;
+  unknownTunnel: number;
+  wrongPeer: number;
+  tunnelMailboxFull: number;
+  tunnelLimit: number;
+  sccrqRetransmits: number;
+  tieBreakLost: number;
+  notSccrq: number;
+}
+
+interface TunnelEntry {
+  ref: ActorRef<TunnelMsg>;
+  peerHost: string;
+  /** SCCRQ dedupe key, for responders. */
+  sccrqKey?: string;
+  /** Our SCCRQ is outstanding (§4.4.3), with our Tie Breaker if we sent one. */
+  outstanding?: boolean;
+  tieBreaker?: Uint8Array;
+}
+
+/** See the module documentation. */
+export class L2tpNode {
+  readonly counters: NodeCounters = {
+    controlIn: 0,
+    dataIn: 0,
+    short: 0,
+    badVersion: 0,
+    unknownTunnel: 0,
+    wrongPeer: 0,
+    tunnelMailboxFull: 0,
+    tunnelLimit: 0,
+    sccrqRetransmits: 0,
+    tieBreakLost: 0,
+    notSccrq: 0,
+    malformed: 0,
+    outOfSequence: 0,
+    authFailures: 0,
+    channelFull: 0,
+    unknownSession: 0,
+  };
+  readonly forwarding: ForwardingTable = new ForwardingTable();
+  readonly socket: DatagramSocket;
+  #system: ActorSystem;
+  #settings: TunnelSettings;
+  #options: L2tpNodeOptions;
+  #tunnelIds: IdAllocator;
+  #tunnels = new Map<number, TunnelEntry>();
+  #bySccrq = new Map<string, number>();
+  #host: TunnelHost;
+  #hooks: NodeHooks;
+
+  constructor(options: L2tpNodeOptions) {
+    this.#options = options;
+    this.#system = options.system;
+    this.socket = options.socket;
+    this.#settings = { ...TUNNEL_DEFAULTS, ...options.settings };
+    const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    const idRandom = new Prng(seed);
+    this.#tunnelIds = new IdAllocator({ random: new Prng(seed ^ 0x5bd1e995) });
+    const userHooks = options.hooks ?? {};
+    // Our SCCRQ is no longer outstanding once the tunnel is up (§4.4.3 tie-break window).
+    this.#hooks = {
+      ...userHooks,
+      tunnelEstablished: (t) => {
+        const entry = this.#tunnels.get(t.tunnelId);
+        if (entry) entry.outstanding = false;
+        userHooks.tunnelEstablished?.(t);
+      },
+    };
+    this.#host = {
+      clock: options.system.clock,
+      socket: options.socket,
+      forwarding: this.forwarding,
+      hooks: this.#hooks,
+      counters: this.counters,
+      randomBytes: options.randomBytes ?? ((n) => crypto.getRandomValues(new Uint8Array(n))),
+      idRandom,
+      admit: options.admit ?? (() => ({ accept: true })),
+      forget: (tunnelId) => this.#forget(tunnelId),
+    };
+    options.socket.onReceive((payload, from) => this.#onReceive(payload, from));
+  }
+
+  /** Tunnels with a live actor. */
+  get tunnelCount(): number {
+    return this.#tunnels.size;
+  }
+
+  /**
+   * Opens a tunnel to `peer` (we send the SCCRQ). Returns our Tunnel ID;
+   * `hooks.tunnelEstablished` says when it is up.
+   */
+  openTunnel(peer: Endpoint, overrides: Partial<TunnelSettings> = {}): Result<number, string> {
+    if (this.#tunnels.size >= (this.#options.maxTunnels ?? 2000)) {
+      return { ok: false, error: "tunnel limit reached" };
+    }
+    const id = this.#tunnelIds.allocate();
+    if (!id.ok) return { ok: false, error: "no free Tunnel ID" };
+    const settings = { ...this.#settings, ...overrides };
+    const tieBreaker = settings.tieBreaker ? this.#host.randomBytes(8) : undefined;
+    const ref = this.#system.spawn(
+      tunnelActor({ tunnelId: id.value, peer, settings, host: this.#host, tieBreaker }),
+      { capacity: this.#options.tunnelMailbox ?? 256 },
+    );
+    this.#tunnels.set(id.value, { ref, peerHost: peer.hostname, outstanding: true, tieBreaker });
+    return { ok: true, value: id.value };
+  }
+
+  /** Places a call on a tunnel (ICRQ; OCRQ with `outgoing`); queued until the tunnel is up. */
+  placeCall(
+    tunnelId: number,
+    fields: AvpFields = {},
+    options: { outgoing?: boolean } = {},
+  ): boolean {
+    const entry = this.#tunnels.get(tunnelId);
+    return entry !== undefined &&
+      entry.ref.send({ type: "place_call", fields, outgoing: options.outgoing }) === "ok";
+  }
+
+  /** Tears a tunnel down with a StopCCN (§5.7). */
+  closeTunnel(
+    tunnelId: number,
+    result: ResultCodeValue = { resultCode: StopCcnResult.GeneralRequestToClear },
+  ): boolean {
+    const entry = this.#tunnels.get(tunnelId);
+    return entry !== undefined && entry.ref.send({ type: "close", result }) === "ok";
+  }
+
+  /** Closes every tunnel with a StopCCN (result 6, shutting down). */
+  closeAll(): void {
+    for (const id of [...this.#tunnels.keys()]) {
+      this.closeTunnel(id, { resultCode: StopCcnResult.ShuttingDown });
+    }
+  }
+
+  /** Stops every tunnel actor at once, without telling peers (the socket is the caller's to close). */
+  shutdown(): void {
+    for (const entry of [...this.#tunnels.values()]) this.#system.stop(entry.ref, "shutdown");
+  }
+
+  #forget(tunnelId: number): void {
+    const entry = this.#tunnels.get(tunnelId);
+    if (entry === undefined) return;
+    this.#tunnels.delete(tunnelId);
+    if (entry.sccrqKey !== undefined) this.#bySccrq.delete(entry.sccrqKey);
+    this.#tunnelIds.release(tunnelId);
+  }
+
+  #onReceive(payload: Uint8Array, from: Endpoint): void {
+    if (payload.length < 6) {
+      this.counters.short++;
+      return;
+    }
+    // §3.1: packets with an unknown Ver MUST be discarded (1 is L2F, 3 is L2TPv3).
+    if ((payload[1] & 0x0f) !== 2) {
+      this.counters.badVersion++;
+      return;
+    }
+    if ((payload[0] & 0x80) === 0) return this.#onData(payload);
+    this.counters.controlIn++;
+    const h = decodeHeader(payload);
+    if (!h.ok) {
+      this.counters.malformed++;
+      log.debug("dropped control datagram from {from}: {message}", {
+        from: endpointKey(from),
+        message: h.error.message,
+      });
+      return;
+    }
+    if (h.value.tunnelId === 0) return this.#onTunnelZero(payload, from);
+    const entry = this.#tunnels.get(h.value.tunnelId);
+    if (entry === undefined) {
+      // §5.8 leaves this to the implementation: we drop and count (a StopCCN
+      // to an unknown sender would make us a reflector).
+      this.counters.unknownTunnel++;
+      return;
+    }
+    if (from.hostname !== entry.peerHost) {
+      this.counters.wrongPeer++;
+      return;
+    }
+    if (
+      entry.ref.send({
+        type: "datagram",
+        packet: payload.slice(0, h.value.messageLength),
+        from,
+      }) !== "ok"
+    ) {
+      this.counters.tunnelMailboxFull++;
+    }
+  }
+
+  #onData(payload: Uint8Array): void {
+    this.counters.dataIn++;
+    const h = decodeHeader(payload);
+    if (!h.ok) {
+      this.counters.malformed++;
+      return;
+    }
+    const entry = this.forwarding.get(h.value.tunnelId, h.value.sessionId);
+    if (entry === undefined) {
+      this.forwarding.unknownSession++;
+      return;
+    }
+    entry.rxFrames++;
+    entry.receive(payload.subarray(h.value.payloadOffset, h.value.messageLength));
+  }
+
+  #onTunnelZero(payload: Uint8Array, from: Endpoint): void {
+    const decoded = decodeControl(payload);
+    if (!decoded.ok || decoded.value.type !== "SCCRQ") {
+      // Only an SCCRQ may use Tunnel ID 0 (§3.1); a ZLB for a tunnel we never assigned is noise.
+      this.counters.notSccrq++;
+      return;
+    }
+    const f = fieldsOf(decoded.value.avps);
+    const key = f.assignedTunnelId !== undefined
+      ? `${endpointKey(from)}#${f.assignedTunnelId}`
+      : `${endpointKey(from)}#${Array.from(md5([payload])).join(".")}`;
+    const existing = this.#bySccrq.get(key);
+    if (existing !== undefined) {
+      // A retransmitted SCCRQ belongs to the tunnel it already created.
+      this.counters.sccrqRetransmits++;
+      this.#tunnels.get(existing)?.ref.send({ type: "datagram", packet: payload.slice(), from });
+      return;
+    }
+    if (!this.#tieBreak(from, f.tieBreaker)) return;
+    if (this.#tunnels.size >= (this.#options.maxTunnels ?? 2000)) {
+      this.counters.tunnelLimit++;
+      return;
+    }
+    const id = this.#tunnelIds.allocate();
+    if (!id.ok) {
+      this.counters.tunnelLimit++;
+      return;
+    }
+    const ref = this.#system.spawn(
+      tunnelActor({
+        tunnelId: id.value,
+        peer: from,
+        settings: this.#settings,
+        host: this.#host,
+        sccrq: payload.slice(),
+      }),
+      { capacity: this.#options.tunnelMailbox ?? 256 },
+    );
+    this.#tunnels.set(id.value, { ref, peerHost: from.hostname, sccrqKey: key });
+    this.#bySccrq.set(key, id.value);
+  }
+
+  /**
+   * §4.4.3: when an SCCRQ arrives while ours to the same peer is outstanding,
+   * the lower Tie Breaker wins; a side that sent one beats a side that did
+   * not; equal values discard both. Returns whether to answer the SCCRQ.
+   */
+  #tieBreak(from: Endpoint, theirs: Uint8Array | undefined): boolean {
+    let answer = true;
+    for (const [id, entry] of this.#tunnels) {
+      if (!entry.outstanding || entry.peerHost !== from.hostname) continue;
+      const ours = entry.tieBreaker;
+      if (ours === undefined && theirs === undefined) continue; // no tie breakers: two tunnels
+      // Negative: ours wins; positive: theirs wins; zero: both lose.
+      const cmp = ours === undefined ? 1 : theirs === undefined ? -1 : compareBytes(ours, theirs);
+      if (cmp >= 0) {
+        entry.outstanding = false;
+        entry.ref.send({ type: "discard" });
+        this.counters.tieBreakLost++;
+        log.info("tie-break with {peer}: our tunnel {tunnelId} is discarded", {
+          peer: endpointKey(from),
+          tunnelId: id,
+        });
+      }
+      if (cmp <= 0) answer = false; // their SCCRQ is silently discarded
+    }
+    return answer;
+  }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,273 @@
+/**
+ * The session actor: one call inside a tunnel (RFC 2661 §5.2, §5.6, §7.4,
+ * §7.5). It drives the pure session state machine (session_fsm.ts) and
+ * performs its effects: control messages go out through its tunnel, the data
+ * plane's forwarding entry is programmed when the call is established and
+ * removed before the actor's state is freed, and the application hears of
+ * every change through the node's hooks.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type {
+  AccmValue,
+  CallErrorsValue,
+  Q931CauseValue,
+  ResultCodeValue,
+} from "../transport/avp.ts";
+import type { MessageTypeName } from "../transport/avp_types.ts";
+import type { AvpFields, MessageProblem } from "../transport/message.ts";
+import { sendFrame } from "./data_plane.ts";
+import type { CloseReason, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
+import {
+  type CallType,
+  initialState,
+  type SessionEffect,
+  type SessionEvent,
+  type SessionSide,
+  type SessionState,
+  transition,
+} from "./session_fsm.ts";
+import type { Actor, ActorContext, ActorRef } from "./system.ts";
+import type { TunnelHost, TunnelMsg } from "./tunnel_actor.ts";
+
+const log = getLogger(["lts", "session"]);
+
+/** Messages a session actor handles. */
+export type SessionMsg =
+  /** A control message for this session, in order, from its tunnel. */
+  | {
+    type: "control";
+    message: MessageTypeName;
+    fields: AvpFields;
+    problems: readonly MessageProblem[];
+  }
+  | { type: "place_call"; fields: AvpFields }
+  | { type: "accept" }
+  | { type: "reject"; result: ResultCodeValue }
+  | { type: "answered"; fields: AvpFields }
+  | { type: "disconnect"; result: ResultCodeValue; q931?: Q931CauseValue }
+  | { type: "wan_error"; callErrors: CallErrorsValue }
+  | { type: "set_link_info"; accm: AccmValue }
+  /** The tunnel is gone (StopCCN, transport failure): close without sending anything (§6.4). */
+  | { type: "tunnel_down"; reason: CloseReason };
+
+/** How a session actor starts. */
+export interface SessionStart {
+  side: SessionSide;
+  callType: CallType;
+  localSessionId: number;
+  tunnel: ActorRef<TunnelMsg>;
+  tunnelInfo: TunnelInfo;
+  host: TunnelHost;
+}
+
+/** Creates the behaviour of a session actor. */
+export function sessionActor(start: SessionStart): () => Actor<SessionMsg> {
+  return () => new SessionActor(start);
+}
+
+class SessionActor implements Actor<SessionMsg> {
+  #s: SessionStart;
+  #state: SessionState;
+  #forwarding = false;
+  #established = false;
+  #closed = false;
+  #handle: SessionHandle;
+
+  constructor(start: SessionStart) {
+    this.#s = start;
+    this.#state = initialState({
+      side: start.side,
+      callType: start.callType,
+      localSessionId: start.localSessionId,
+    });
+    this.#handle = this.#makeHandle();
+  }
+
+  overflow(): "must_deliver" {
+    // A session's mailbox carries its tunnel's in-order control messages and the
+    // application's commands: losing one would desynchronise the call.
+    return "must_deliver";
+  }
+
+  handle(msg: SessionMsg, ctx: ActorContext<SessionMsg>): void {
+    if (msg.type === "tunnel_down") {
+      this.#close(msg.reason, ctx);
+      return;
+    }
+    this.#apply(toEvent(msg), ctx);
+  }
+
+  onStop(): void {
+    // The forwarding entry goes before the session's state does (DESIGN.md).
+    if (this.#forwarding) {
+      this.#s.host.forwarding.delete(this.#s.tunnelInfo.tunnelId, this.#s.localSessionId);
+    }
+    this.#forwarding = false;
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#s.host.hooks.sessionClosed?.(this.#handle, {
+        result: { resultCode: 3, errorMessage: "stopped" },
+        by: "local",
+      });
+    }
+  }
+
+  #apply(event: SessionEvent, ctx: ActorContext<SessionMsg>): void {
+    const before = this.#state.peerSessionId;
+    const { state, effects } = transition(this.#state, event);
+    this.#state = state;
+    if (state.peerSessionId !== null && state.peerSessionId !== before) {
+      this.#s.tunnel.send({
+        type: "session_peer",
+        localSessionId: this.#s.localSessionId,
+        peerSessionId: state.peerSessionId,
+      });
+    }
+    for (const effect of effects) this.#perform(effect, ctx);
+  }
+
+  #perform(effect: SessionEffect, ctx: ActorContext<SessionMsg>): void {
+    const hooks = this.#s.host.hooks;
+    switch (effect.type) {
+      case "send":
+        this.#s.tunnel.send({
+          type: "session_send",
+          message: effect.message,
+          fields: effect.fields,
+          headerSessionId: effect.headerSessionId,
+        });
+        break;
+      case "ask_accept":
+        if (hooks.incomingCall) hooks.incomingCall(this.#handle, effect.message);
+        else this.#apply({ type: "accept" }, ctx);
+        break;
+      case "established":
+        this.#established = true;
+        this.#program();
+        log.debug("session {tunnelId}/{sessionId} established", {
+          tunnelId: this.#s.tunnelInfo.tunnelId,
+          sessionId: this.#s.localSessionId,
+        });
+        hooks.sessionEstablished?.(this.#handle);
+        break;
+      case "closed":
+        this.#close({
+          result: {
+            resultCode: effect.resultCode,
+            errorCode: effect.errorCode,
+            errorMessage: effect.errorMessage,
+          },
+          q931: effect.q931,
+          by: effect.by === "tunnel" ? "transport" : effect.by,
+        }, ctx);
+        break;
+      case "peer_accepted":
+        break; // ICRP/OCRP: the FSM already answered with ICCN, or waits for the call to complete
+      case "link_info":
+        hooks.linkEvent?.(this.#handle, { accm: effect.accm });
+        break;
+      case "wan_error":
+        hooks.linkEvent?.(this.#handle, { wanError: effect.callErrors });
+        break;
+      case "protocol_error":
+        log.warn("session {tunnelId}/{sessionId}: {message}", {
+          tunnelId: this.#s.tunnelInfo.tunnelId,
+          sessionId: this.#s.localSessionId,
+          message: effect.message,
+        });
+        break;
+      default: {
+        const never: never = effect;
+        return never;
+      }
+    }
+  }
+
+  #program(): void {
+    const peerTunnelId = this.#s.tunnelInfo.peerTunnelId;
+    const peerSessionId = this.#state.peerSessionId;
+    if (peerTunnelId === null || peerSessionId === null) return;
+    this.#s.host.forwarding.set(this.#s.tunnelInfo.tunnelId, this.#s.localSessionId, {
+      peer: this.#s.tunnelInfo.peer,
+      peerTunnelId,
+      peerSessionId,
+      sequencing: this.#state.call.sequencingRequired === true,
+      ns: 0,
+      receive: (frame) => this.#s.host.hooks.frame?.(this.#handle, frame),
+      rxFrames: 0,
+      txFrames: 0,
+    });
+    this.#forwarding = true;
+  }
+
+  #close(reason: CloseReason, ctx: ActorContext<SessionMsg>): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#forwarding) {
+      this.#s.host.forwarding.delete(this.#s.tunnelInfo.tunnelId, this.#s.localSessionId);
+    }
+    this.#forwarding = false;
+    this.#s.host.hooks.sessionClosed?.(this.#handle, reason);
+    ctx.stop("normal");
+  }
+
+  #makeHandle(): SessionHandle {
+    const ref = () => this.#selfRef;
+    const view = {
+      call: () => this.#state.call,
+      established: () => this.#established && !this.#closed,
+    };
+    const { host, tunnelInfo, localSessionId } = this.#s;
+    return {
+      tunnel: tunnelInfo,
+      sessionId: localSessionId,
+      get call() {
+        return view.call();
+      },
+      get established() {
+        return view.established();
+      },
+      accept: () => void ref()?.send({ type: "accept" }),
+      reject: (result) => void ref()?.send({ type: "reject", result }),
+      answered: (fields) => void ref()?.send({ type: "answered", fields }),
+      disconnect: (result, q931) => void ref()?.send({ type: "disconnect", result, q931 }),
+      wanError: (callErrors) => void ref()?.send({ type: "wan_error", callErrors }),
+      setLinkInfo: (accm) => void ref()?.send({ type: "set_link_info", accm }),
+      sendFrame: (frame) => {
+        // The data plane: straight to the socket through the forwarding entry, no actor hop.
+        const entry = host.forwarding.get(tunnelInfo.tunnelId, localSessionId);
+        return entry !== undefined && sendFrame(host.socket, entry, frame);
+      },
+    };
+  }
+
+  #selfRef: ActorRef<SessionMsg> | undefined;
+
+  onStart(ctx: ActorContext<SessionMsg>): void {
+    this.#selfRef = ctx.self;
+  }
+}
+
+function toEvent(msg: Exclude<SessionMsg, { type: "tunnel_down" }>): SessionEvent {
+  switch (msg.type) {
+    case "control":
+      return { type: "received", message: msg.message, fields: msg.fields, problems: msg.problems };
+    case "place_call":
+      return { type: "place_call", fields: msg.fields };
+    case "accept":
+      return { type: "accept" };
+    case "reject":
+      return { type: "reject", ...msg.result };
+    case "answered":
+      return { type: "answered", fields: msg.fields };
+    case "disconnect":
+      return { type: "disconnect", ...msg.result, q931: msg.q931 };
+    case "wan_error":
+      return { type: "wan_error", callErrors: msg.callErrors };
+    case "set_link_info":
+      return { type: "set_link_info", accm: msg.accm };
+  }
+}

@@ -1,0 +1,723 @@
+/**
+ * The tunnel actor: one L2TP control connection (RFC 2661 §5.1, §7.2), as
+ * initiator (sends SCCRQ) or responder (answers one). It owns the reliable
+ * control channel (§5.8), tunnel authentication (§5.1.1), AVP hiding (§4.3),
+ * HELLO keepalives (§5.5), StopCCN teardown with its hold-down (§5.7), and
+ * its session actors, which die with it.
+ *
+ * Phases (§7.2):
+ *
+ * | phase          | event                     | next           | action                              |
+ * | -------------- | ------------------------- | -------------- | ----------------------------------- |
+ * | (initiator)    | start                     | wait_ctl_reply | send SCCRQ                          |
+ * | (responder)    | SCCRQ acceptable          | wait_ctl_conn  | send SCCRP                          |
+ * | (responder)    | SCCRQ not acceptable      | closing        | send StopCCN                        |
+ * | wait_ctl_reply | SCCRP, authenticated      | established    | send SCCCN                          |
+ * | wait_ctl_reply | SCCRP, bad/no response    | closing        | send StopCCN result 4               |
+ * | wait_ctl_conn  | SCCCN, authenticated      | established    |                                     |
+ * | wait_ctl_conn  | SCCCN, bad/no response    | closing        | send StopCCN result 4               |
+ * | any            | StopCCN                   | held           | ack; keep state one full cycle      |
+ * | any            | unknown M-bit AVP         | closing        | send StopCCN result 2, error 8      |
+ * | any            | message out of sequence   | closing        | send StopCCN result 2 (§7.1)        |
+ * | any            | retransmissions exhausted | (stopped)      | clear sessions                      |
+ * | closing        | StopCCN acknowledged      | (stopped)      |                                     |
+ * | held           | hold-down over            | (stopped)      |                                     |
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { ResultCodeValue } from "../transport/avp.ts";
+import { challengeResponse, verifyChallengeResponse } from "../transport/auth.ts";
+import type { Avp } from "../transport/avp.ts";
+import { type AvpKey, type MessageTypeName, StopCcnResult } from "../transport/avp_types.ts";
+import { type DatagramSocket, type Endpoint, endpointKey } from "../transport/datagram.ts";
+import { put16 } from "../transport/header.ts";
+import {
+  type AvpFields,
+  buildAvps,
+  type ControlMessage,
+  decodeControl,
+  encodeControl,
+  fieldsOf,
+} from "../transport/message.ts";
+import { ReliableChannel, retransmissionCycleMs } from "../transport/reliable_channel.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
+import type { ForwardingTable } from "./data_plane.ts";
+import type { CloseReason, NodeHooks, TunnelInfo, TunnelSettings } from "./l2tp_types.ts";
+import { IdAllocator } from "./registry.ts";
+import { sessionActor, type SessionMsg } from "./session_actor.ts";
+import type { Actor, ActorContext, ActorRef, ChildExit } from "./system.ts";
+import type { Prng } from "./prng.ts";
+
+const log = getLogger(["lts", "tunnel"]);
+
+/** AVPs we hide when hiding is on: numbers and proxy authentication (§4.3 "sensitive data"). */
+export const HIDDEN_AVPS: readonly AvpKey[] = [
+  "callingNumber",
+  "calledNumber",
+  "subAddress",
+  "proxyAuthenName",
+  "proxyAuthenChallenge",
+  "proxyAuthenId",
+  "proxyAuthenResponse",
+  "initialReceivedLcpConfreq",
+  "lastSentLcpConfreq",
+  "lastReceivedLcpConfreq",
+];
+
+/** Who may open a tunnel to us, and with what settings; decided per SCCRQ. */
+export type Admission =
+  | { accept: true; settings?: Partial<TunnelSettings> }
+  | { accept: false; resultCode: number; message?: string };
+
+/** Counters a node keeps across its tunnels. */
+export interface TunnelCounters {
+  malformed: number;
+  outOfSequence: number;
+  authFailures: number;
+  channelFull: number;
+  unknownSession: number;
+}
+
+/** What a tunnel actor needs from its node. */
+export interface TunnelHost {
+  readonly clock: Clock;
+  readonly socket: DatagramSocket;
+  readonly forwarding: ForwardingTable;
+  readonly hooks: NodeHooks;
+  readonly counters: TunnelCounters;
+  /** Random octets for challenges, Random Vectors and padding (crypto in production, seeded in tests). */
+  randomBytes(n: number): Uint8Array;
+  /** Source for Session ID choice. */
+  readonly idRandom: Prng;
+  admit(peer: { from: Endpoint; hostName: string }): Admission;
+  /** Called once the tunnel's actor has stopped, to forget tie-breaker and retransmitted-SCCRQ state. */
+  forget(tunnelId: number): void;
+}
+
+/** Messages a tunnel actor handles. */
+export type TunnelMsg =
+  /** A control datagram addressed to this tunnel (a copy the actor may keep). */
+  | { type: "datagram"; packet: Uint8Array; from: Endpoint }
+  /** A reliable-channel timer fired. */
+  | { type: "channel_timer"; fire: () => void }
+  | { type: "hello_check" }
+  | { type: "hold_over" }
+  /** Place a call on this tunnel: ICRQ as LAC (or OCRQ as LNS with `outgoing`). */
+  | { type: "place_call"; fields: AvpFields; outgoing?: boolean }
+  /** From a session actor: send a control message for it. */
+  | {
+    type: "session_send";
+    message: MessageTypeName;
+    fields: AvpFields;
+    headerSessionId: number;
+    extra?: Avp[];
+  }
+  /** From a session actor: its peer's Session ID is now known. */
+  | { type: "session_peer"; localSessionId: number; peerSessionId: number }
+  /** Tear the tunnel down with a StopCCN. */
+  | { type: "close"; result: ResultCodeValue }
+  /** Lost a tie-break (§4.4.3): discard silently. */
+  | { type: "discard" };
+
+type Phase = "idle" | "wait_ctl_reply" | "wait_ctl_conn" | "established" | "closing" | "held";
+
+interface SessionEntry {
+  ref: ActorRef<SessionMsg>;
+  peerSessionId: number | null;
+}
+
+/** How a tunnel actor starts. */
+export interface TunnelStart {
+  tunnelId: number;
+  peer: Endpoint;
+  settings: TunnelSettings;
+  host: TunnelHost;
+  /** Initiator: our Tie Breaker value, when we send one. */
+  tieBreaker?: Uint8Array;
+  /** Responder: the SCCRQ that created us. */
+  sccrq?: Uint8Array;
+}
+
+const PROTOCOL_VERSION = { version: 1, revision: 0 } as const;
+
+/** Creates the behaviour of a tunnel actor. */
+export function tunnelActor(start: TunnelStart): () => Actor<TunnelMsg> {
+  return () => new TunnelActor(start);
+}
+
+class TunnelActor implements Actor<TunnelMsg> {
+  #s: TunnelStart;
+  #settings: TunnelSettings;
+  #phase: Phase = "idle";
+  #peerTunnelId: number | null = null;
+  #peerHostName: string | null = null;
+  #channel!: ReliableChannel;
+  #decoded = new WeakMap<Uint8Array, ControlMessage>();
+  #ourChallenge: Uint8Array | null = null;
+  #lastRx = 0;
+  #sessions = new Map<number, SessionEntry>();
+  #byPeerSession = new Map<number, number>();
+  #sessionIds: IdAllocator;
+  #pendingCalls: { fields: AvpFields; outgoing: boolean }[] = [];
+  #backlog: Uint8Array[] = [];
+  #callSerial = 0;
+  #closeReason: CloseReason | null = null;
+  #ctx!: ActorContext<TunnelMsg>;
+  #info: TunnelInfo;
+  #peer: Endpoint;
+
+  constructor(start: TunnelStart) {
+    this.#s = start;
+    this.#settings = start.settings;
+    this.#sessionIds = new IdAllocator({ random: start.host.idRandom });
+    this.#peer = start.peer;
+    const view = {
+      peerTunnelId: () => this.#peerTunnelId,
+      peer: () => this.#peer,
+      host: () => this.#peerHostName,
+    };
+    this.#info = {
+      tunnelId: start.tunnelId,
+      get peerTunnelId() {
+        return view.peerTunnelId();
+      },
+      get peer() {
+        return view.peer();
+      },
+      get peerHostName() {
+        return view.host();
+      },
+      initiator: start.sccrq === undefined,
+    };
+  }
+
+  onStart(ctx: ActorContext<TunnelMsg>): void {
+    this.#ctx = ctx;
+    this.#lastRx = ctx.now();
+    this.#openChannel(this.#settings);
+    if (this.#s.sccrq !== undefined) {
+      this.#onDatagram(this.#s.sccrq);
+      return;
+    }
+    const fields: AvpFields = this.#identity();
+    if (this.#settings.secret) fields.challenge = this.#ourChallenge = this.#s.host.randomBytes(16);
+    if (this.#s.tieBreaker) fields.tieBreaker = this.#s.tieBreaker;
+    this.#phase = "wait_ctl_reply";
+    this.#send("SCCRQ", fields, 0);
+    this.#armHello();
+  }
+
+  overflow(msg: TunnelMsg): "reject_newest" | "must_deliver" {
+    // Datagrams from the wire may be dropped under load (the peer retransmits);
+    // our own timers and sessions' messages must not be.
+    return msg.type === "datagram" ? "reject_newest" : "must_deliver";
+  }
+
+  handle(msg: TunnelMsg, ctx: ActorContext<TunnelMsg>): void {
+    switch (msg.type) {
+      case "datagram":
+        // §8.1: the responder may answer from a port of its choosing; we follow its first reply.
+        if (this.#phase === "wait_ctl_reply" && this.#peerTunnelId === null) this.#peer = msg.from;
+        this.#onDatagram(msg.packet);
+        break;
+      case "channel_timer":
+        msg.fire();
+        break;
+      case "hello_check":
+        this.#onHelloCheck();
+        break;
+      case "hold_over":
+        ctx.stop("normal");
+        break;
+      case "place_call":
+        this.#placeCall(msg.fields, msg.outgoing ?? false);
+        break;
+      case "session_send":
+        this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra);
+        break;
+      case "session_peer": {
+        const entry = this.#sessions.get(msg.localSessionId);
+        if (entry) {
+          entry.peerSessionId = msg.peerSessionId;
+          this.#byPeerSession.set(msg.peerSessionId, msg.localSessionId);
+        }
+        break;
+      }
+      case "close":
+        this.#stop(msg.result, "local");
+        break;
+      case "discard":
+        log.info("tunnel {tunnelId} lost the tie-break and is discarded", {
+          tunnelId: this.#s.tunnelId,
+        });
+        this.#channel.close();
+        ctx.stop("normal");
+        break;
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  }
+
+  onChildExit(exit: ChildExit): void {
+    for (const [id, entry] of this.#sessions) {
+      if (entry.ref !== exit.child) continue;
+      this.#sessions.delete(id);
+      if (entry.peerSessionId !== null) this.#byPeerSession.delete(entry.peerSessionId);
+      this.#sessionIds.release(id);
+      if (typeof exit.reason === "object") {
+        // A crashed session: clear it with the peer too (the FSM could not).
+        log.error("session {sessionId} crashed: {error}", {
+          sessionId: id,
+          error: String(exit.reason.crashed),
+        });
+        this.#send("CDN", {
+          resultCode: { resultCode: 2, errorCode: 6, errorMessage: "internal error" },
+          assignedSessionId: id,
+        }, entry.peerSessionId ?? 0);
+      }
+      return;
+    }
+  }
+
+  onStop(): void {
+    this.#channel.close();
+    if (this.#phase !== "held" && this.#phase !== "closing" && this.#closeReason === null) {
+      this.#closeReason = { result: { resultCode: StopCcnResult.ShuttingDown }, by: "local" };
+      if (this.#phase === "established") {
+        this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+      }
+    }
+    this.#s.host.forget(this.#s.tunnelId);
+  }
+
+  // ---- control channel ----
+
+  #openChannel(settings: TunnelSettings): void {
+    const ctx = this.#ctx;
+    // The channel's timers come back as messages, so it only ever runs inside handle().
+    const actorClock: Clock = {
+      now: () => ctx.now(),
+      setTimer: (ms: number, fn: () => void): TimerHandle =>
+        ctx.setTimer(ms, { type: "channel_timer", fire: fn }),
+      cancel: (t: TimerHandle) => void ctx.cancelTimer(t),
+      get pendingTimers() {
+        return ctx.timerCount;
+      },
+    };
+    this.#channel = new ReliableChannel({
+      clock: actorClock,
+      transmit: (out) => {
+        const peerTid = this.#peerTunnelId ?? 0;
+        if (out.body === null) {
+          this.#s.host.socket.send(
+            encodeControl({ tunnelId: peerTid, sessionId: 0, ns: out.ns, nr: out.nr }, []),
+            this.#peer,
+          );
+          return;
+        }
+        // The body is the whole message; Ns and Nr go in now (a retransmission carries the current Nr).
+        put16(out.body, 4, peerTid);
+        put16(out.body, 8, out.ns);
+        put16(out.body, 10, out.nr);
+        this.#s.host.socket.send(out.body, this.#peer);
+      },
+      deliver: (_ns, body) => {
+        const msg = this.#decoded.get(body);
+        if (msg) this.#onMessage(msg);
+      },
+      onFailure: () => this.#onTransportFailure(),
+      receiveWindowSize: settings.receiveWindowSize,
+      retransmitInitialMs: settings.retransmitInitialMs,
+      retransmitMaxMs: settings.retransmitMaxMs,
+      maxRetransmits: settings.maxRetransmits,
+    });
+  }
+
+  #send(type: MessageTypeName, fields: AvpFields, headerSessionId: number, extra?: Avp[]): boolean {
+    if (this.#phase === "held" || this.#channel.closed) return false;
+    const secret = this.#settings.secret;
+    const hide = secret && this.#settings.hideAvps ? HIDDEN_AVPS : [];
+    const avps = buildAvps(type, fields, {
+      hide,
+      extra,
+      random: (n) => this.#s.host.randomBytes(n),
+    });
+    const packet = encodeControl(
+      { tunnelId: this.#peerTunnelId ?? 0, sessionId: headerSessionId, ns: 0, nr: 0 },
+      avps,
+      { secret },
+    );
+    // Messages wait in the tunnel's backlog while the channel's own queue is full (its
+    // window is the peer's to open); the backlog is bounded too.
+    if (this.#backlog.length === 0 && this.#channel.send(packet) === "ok") return true;
+    if (this.#backlog.length >= this.#settings.maxBacklog) {
+      this.#s.host.counters.channelFull++;
+      log.warn("tunnel {tunnelId}: control backlog full, {type} not sent", {
+        tunnelId: this.#s.tunnelId,
+        type,
+      });
+      return false;
+    }
+    this.#backlog.push(packet);
+    return true;
+  }
+
+  #drainBacklog(): void {
+    let sent = 0;
+    while (sent < this.#backlog.length && this.#channel.send(this.#backlog[sent]) === "ok") sent++;
+    if (sent > 0) this.#backlog.splice(0, sent);
+  }
+
+  #onDatagram(packet: Uint8Array): void {
+    const decoded = decodeControl(packet, { secret: this.#settings.secret });
+    if (!decoded.ok) {
+      this.#s.host.counters.malformed++;
+      log.warn("tunnel {tunnelId}: dropped malformed control message: {code} {message}", {
+        tunnelId: this.#s.tunnelId,
+        ...decoded.error,
+      });
+      return;
+    }
+    const msg = decoded.value;
+    this.#lastRx = this.#ctx.now();
+    if (msg.type !== "ZLB") this.#decoded.set(packet, msg);
+    this.#channel.receive(msg.header.ns!, msg.header.nr!, msg.type === "ZLB" ? null : packet);
+    if (this.#backlog.length > 0) this.#drainBacklog();
+    if (this.#phase === "closing" && this.#channel.idle) this.#ctx.stop("normal");
+  }
+
+  // ---- messages, in order ----
+
+  #onMessage(msg: ControlMessage): void {
+    if (msg.type === "UNKNOWN" || msg.type === "ZLB") return; // §4.4.1: an unknown M=0 type may be ignored
+    for (const w of msg.warnings) {
+      log.warn("tunnel {tunnelId}: {type}: ignored {message}", {
+        tunnelId: this.#s.tunnelId,
+        type: msg.type,
+        message: w.message,
+      });
+    }
+    if (this.#phase === "held" || this.#phase === "closing") return;
+    if (msg.type === "StopCCN") return this.#onStopCcn(msg);
+    if (msg.scope === "tunnel" && msg.problems.length > 0) {
+      const p = msg.problems[0];
+      return this.#stop({
+        resultCode: StopCcnResult.GeneralError,
+        errorCode: p.errorCode,
+        errorMessage: p.message,
+      }, "local");
+    }
+    const fields = fieldsOf(msg.avps);
+    switch (msg.type) {
+      case "SCCRQ":
+        return this.#phase === "idle" ? this.#onSccrq(fields) : this.#outOfSequence(msg.type);
+      case "SCCRP":
+        return this.#phase === "wait_ctl_reply"
+          ? this.#onSccrp(fields)
+          : this.#outOfSequence(msg.type);
+      case "SCCCN":
+        return this.#phase === "wait_ctl_conn"
+          ? this.#onScccn(fields)
+          : this.#outOfSequence(msg.type);
+      case "HELLO":
+        return; // the channel acknowledged it; that is all a HELLO asks (§6.5)
+      default:
+        if (this.#phase !== "established") return this.#outOfSequence(msg.type);
+        return this.#onSessionMessage(msg, fields);
+    }
+  }
+
+  #outOfSequence(type: string): void {
+    this.#s.host.counters.outOfSequence++;
+    // §7.1: a message in an improper sequence is invalid; clear the control connection.
+    this.#stop({
+      resultCode: StopCcnResult.GeneralError,
+      errorCode: 0,
+      errorMessage: `${type} out of sequence in ${this.#phase}`,
+    }, "local");
+  }
+
+  #identity(): AvpFields {
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      hostName: this.#settings.hostname,
+      framingCapabilities: { synchronous: true, asynchronous: true },
+      assignedTunnelId: this.#s.tunnelId,
+      receiveWindowSize: this.#settings.receiveWindowSize,
+      firmwareRevision: 0x0100,
+      vendorName: "lts",
+    };
+  }
+
+  #onSccrq(f: AvpFields): void {
+    this.#peerTunnelId = f.assignedTunnelId ?? null;
+    this.#peerHostName = f.hostName ?? null;
+    if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
+    if (f.protocolVersion?.version !== 1 || f.protocolVersion.revision !== 0) {
+      return this.#stop({
+        resultCode: StopCcnResult.UnsupportedProtocolVersion,
+        errorCode: 0,
+        errorMessage: "lts speaks L2TP version 1 revision 0",
+      }, "local");
+    }
+    const admission = this.#s.host.admit({
+      from: this.#s.peer,
+      hostName: this.#peerHostName ?? "",
+    });
+    if (!admission.accept) {
+      return this.#stop({
+        resultCode: admission.resultCode,
+        errorCode: 0,
+        errorMessage: admission.message,
+      }, "local");
+    }
+    this.#settings = { ...this.#settings, ...admission.settings };
+    const secret = this.#settings.secret;
+    if (f.challenge && !secret) {
+      this.#s.host.counters.authFailures++;
+      return this.#stop({
+        resultCode: StopCcnResult.NotAuthorized,
+        errorCode: 0,
+        errorMessage: "challenged, but no secret is configured",
+      }, "local");
+    }
+    const reply = this.#identity();
+    if (secret) {
+      reply.challenge = this.#ourChallenge = this.#s.host.randomBytes(16);
+      if (f.challenge) reply.challengeResponse = challengeResponse("SCCRP", secret, f.challenge);
+    }
+    this.#phase = "wait_ctl_conn";
+    this.#send("SCCRP", reply, 0);
+    this.#armHello();
+  }
+
+  #onSccrp(f: AvpFields): void {
+    this.#peerTunnelId = f.assignedTunnelId ?? null;
+    this.#peerHostName = f.hostName ?? null;
+    if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
+    const secret = this.#settings.secret;
+    if (this.#ourChallenge && secret) {
+      if (
+        !f.challengeResponse ||
+        !verifyChallengeResponse("SCCRP", secret, this.#ourChallenge, f.challengeResponse)
+      ) {
+        return this.#authFailed(
+          f.challengeResponse
+            ? "wrong Challenge Response in SCCRP"
+            : "SCCRP without Challenge Response",
+        );
+      }
+    }
+    const scccn: AvpFields = {};
+    if (f.challenge) {
+      if (!secret) return this.#authFailed("challenged, but no secret is configured");
+      scccn.challengeResponse = challengeResponse("SCCCN", secret, f.challenge);
+    }
+    this.#send("SCCCN", scccn, 0);
+    this.#established();
+  }
+
+  #onScccn(f: AvpFields): void {
+    const secret = this.#settings.secret;
+    if (this.#ourChallenge && secret) {
+      if (
+        !f.challengeResponse ||
+        !verifyChallengeResponse("SCCCN", secret, this.#ourChallenge, f.challengeResponse)
+      ) {
+        return this.#authFailed(
+          f.challengeResponse
+            ? "wrong Challenge Response in SCCCN"
+            : "SCCCN without Challenge Response",
+        );
+      }
+    }
+    this.#established();
+  }
+
+  #authFailed(why: string): void {
+    this.#s.host.counters.authFailures++;
+    log.warn("tunnel {tunnelId} to {peer}: authentication failed: {why}", {
+      tunnelId: this.#s.tunnelId,
+      peer: endpointKey(this.#peer),
+      why,
+    });
+    this.#stop(
+      { resultCode: StopCcnResult.NotAuthorized, errorCode: 0, errorMessage: why },
+      "local",
+    );
+  }
+
+  #established(): void {
+    this.#phase = "established";
+    log.info("tunnel {tunnelId} established with {peer} ({hostName}, Tunnel ID {peerTunnelId})", {
+      tunnelId: this.#s.tunnelId,
+      peer: endpointKey(this.#peer),
+      hostName: this.#peerHostName,
+      peerTunnelId: this.#peerTunnelId,
+    });
+    this.#s.host.hooks.tunnelEstablished?.(this.#info);
+    const pending = this.#pendingCalls;
+    this.#pendingCalls = [];
+    for (const call of pending) this.#placeCall(call.fields, call.outgoing);
+  }
+
+  #onStopCcn(msg: ControlMessage): void {
+    const f = fieldsOf(msg.avps);
+    const wasUp = this.#phase === "established";
+    this.#phase = "held";
+    this.#closeReason = { result: f.resultCode ?? { resultCode: 0 }, by: "peer" };
+    log.info("tunnel {tunnelId}: StopCCN from peer: {result}", {
+      tunnelId: this.#s.tunnelId,
+      result: JSON.stringify(f.resultCode),
+    });
+    this.#clearSessions();
+    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+    // §5.7: keep enough state to acknowledge retransmitted StopCCNs for a full retransmission cycle.
+    this.#ctx.setTimer(retransmissionCycleMs(this.#settings), { type: "hold_over" });
+  }
+
+  /** Sends StopCCN and waits for its acknowledgement (§5.7), then stops. */
+  #stop(result: ResultCodeValue, by: "local"): void {
+    if (this.#phase === "closing" || this.#phase === "held") return;
+    const wasUp = this.#phase === "established";
+    this.#closeReason = { result, by };
+    this.#clearSessions();
+    this.#send("StopCCN", { assignedTunnelId: this.#s.tunnelId, resultCode: result }, 0);
+    this.#phase = "closing";
+    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+    // The channel gives up after its retransmissions; this timer is only a backstop.
+    this.#ctx.setTimer(retransmissionCycleMs(this.#settings) + 1000, { type: "hold_over" });
+    if (this.#channel.idle) this.#ctx.stop("normal");
+  }
+
+  #onTransportFailure(): void {
+    log.warn("tunnel {tunnelId} to {peer}: no acknowledgement after {n} retransmissions", {
+      tunnelId: this.#s.tunnelId,
+      peer: endpointKey(this.#peer),
+      n: this.#settings.maxRetransmits,
+    });
+    const wasUp = this.#phase === "established";
+    if (this.#closeReason === null) {
+      this.#closeReason = {
+        result: { resultCode: StopCcnResult.GeneralError, errorMessage: "peer not responding" },
+        by: "transport",
+      };
+    }
+    this.#phase = "held";
+    this.#clearSessions();
+    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+    this.#ctx.stop("normal");
+  }
+
+  #clearSessions(): void {
+    // StopCCN clears every session implicitly (§6.4); the session actors stop without a CDN.
+    for (const entry of this.#sessions.values()) {
+      entry.ref.send({ type: "tunnel_down", reason: this.#closeReason! });
+    }
+    this.#pendingCalls = [];
+  }
+
+  // ---- HELLO (§5.5, §6.5) ----
+
+  #armHello(): void {
+    if (this.#settings.helloIntervalMs > 0) {
+      this.#ctx.setTimer(this.#settings.helloIntervalMs, { type: "hello_check" });
+    }
+  }
+
+  #onHelloCheck(): void {
+    if (
+      this.#phase !== "established" && this.#phase !== "wait_ctl_conn" &&
+      this.#phase !== "wait_ctl_reply"
+    ) return;
+    const idle = this.#ctx.now() - this.#lastRx;
+    if (
+      this.#phase === "established" && idle >= this.#settings.helloIntervalMs &&
+      this.#channel.unacknowledged === 0
+    ) {
+      this.#send("HELLO", {}, 0);
+    }
+    this.#armHello();
+  }
+
+  // ---- sessions ----
+
+  #placeCall(fields: AvpFields, outgoing: boolean): void {
+    if (
+      this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn" || this.#phase === "idle"
+    ) {
+      this.#pendingCalls.push({ fields, outgoing });
+      return;
+    }
+    if (this.#phase !== "established") return;
+    const entry = this.#newSession(outgoing ? "lns" : "lac", outgoing ? "outgoing" : "incoming");
+    if (entry === null) return;
+    this.#callSerial = (this.#callSerial + 1) >>> 0;
+    entry.ref.send({
+      type: "place_call",
+      fields: { callSerialNumber: this.#callSerial, ...fields },
+    });
+  }
+
+  #newSession(side: "lac" | "lns", callType: "incoming" | "outgoing"): SessionEntry | null {
+    if (this.#sessions.size >= this.#settings.maxSessions) return null;
+    const id = this.#sessionIds.allocate();
+    if (!id.ok) return null;
+    const ref = this.#ctx.spawnChild(
+      sessionActor({
+        side,
+        callType,
+        localSessionId: id.value,
+        tunnel: this.#ctx.self,
+        tunnelInfo: this.#info,
+        host: this.#s.host,
+      }),
+      { capacity: 16, restart: "temporary" },
+    );
+    const entry = { ref, peerSessionId: null };
+    this.#sessions.set(id.value, entry);
+    return entry;
+  }
+
+  #onSessionMessage(msg: ControlMessage, fields: AvpFields): void {
+    const type = msg.type as MessageTypeName;
+    let localId = msg.header.sessionId;
+    if ((type === "ICRQ" || type === "OCRQ") && localId === 0) {
+      const peerSid = fields.assignedSessionId;
+      if (peerSid !== undefined && this.#byPeerSession.has(peerSid)) return; // a retransmission already delivered
+      const entry = this.#newSession(
+        type === "ICRQ" ? "lns" : "lac",
+        type === "ICRQ" ? "incoming" : "outgoing",
+      );
+      if (entry === null) {
+        // §4.4.2 CDN result 4: temporary lack of facilities.
+        this.#send("CDN", {
+          resultCode: { resultCode: 4, errorCode: 4, errorMessage: "session limit reached" },
+          assignedSessionId: 0,
+        }, peerSid ?? 0);
+        return;
+      }
+      entry.ref.send({ type: "control", message: type, fields, problems: msg.problems });
+      return;
+    }
+    if (localId === 0 && fields.assignedSessionId !== undefined) {
+      // A CDN sent before the peer learnt our Session ID names the call by its own (§6.12).
+      localId = this.#byPeerSession.get(fields.assignedSessionId) ?? 0;
+    }
+    const entry = this.#sessions.get(localId);
+    if (entry === undefined) {
+      this.#s.host.counters.unknownSession++;
+      log.debug("tunnel {tunnelId}: {type} for unknown session {sessionId}", {
+        tunnelId: this.#s.tunnelId,
+        type,
+        sessionId: localId,
+      });
+      return;
+    }
+    entry.ref.send({ type: "control", message: type, fields, problems: msg.problems });
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * `lts lac`: an L2TP Access Concentrator for tests, demos and benchmarks. It
+ * opens tunnels and places NAS-initiated calls with proxy LCP and proxy
+ * authentication AVPs in ICCN (RFC 2661 §4.4.5), sends LCP Echo-Requests on
+ * each call, tears everything down cleanly, and prints a JSON summary.
+ *
+ * @module
+ */
+
+import type { SessionHandle } from "../actors/l2tp_types.ts";
+import { echoRequest, LcpCode, lcpCode } from "../ppp/echo.ts";
+import { type ProxyAuth, proxyFields } from "../ppp/proxy.ts";
+import { CdnResult } from "../transport/avp_types.ts";
+import type { AvpFields } from "../transport/message.ts";
+import { type Command, Exit, intOption, type Io, parse, UsageError } from "./command.ts";
+import { endpointOption, startNode, untilSignal } from "./_runtime.ts";
+
+const usage = `lts lac --server HOST:PORT [options]
+
+Opens tunnels to an LNS (or an LTS) and places calls like a NAS-initiated LAC
+(RFC 2661): ICRQ/ICRP/ICCN with Calling/Called Number and proxy LCP and proxy
+authentication AVPs. Sends LCP Echo-Requests on established calls and counts
+the replies, then clears every call (CDN) and tunnel (StopCCN) and prints:
+{"tunnels_up":n,"sessions_up":n,"sessions_failed":n,"setup_rate_per_s":x,
+ "data_sent":n,"data_received":n,"result_codes":{"<code>":n}}
+Exit code 0 when every call came up, 1 otherwise.
+
+Options:
+  --server HOST:PORT   the LNS or LTS to call (e.g. 127.0.0.1:1701)
+  --hostname H         our Host Name AVP (default lts-lac)
+  --secret S           tunnel secret (tunnel authentication, hidden AVPs)
+  --hide               hide Calling/Called Number and proxy authentication AVPs (needs --secret)
+  --tunnels T          tunnels to open (default 1)
+  --sessions N         calls to place, spread over the tunnels (default 1)
+  --rate R             calls per second (default 100)
+  --user PATTERN       user name, {n} is the call number (default user{n}@isp-a.example)
+  --password P         password for proxy authentication (default secret)
+  --proxy-auth KIND    pap | chap | none (default pap)
+  --called NUM         Called Number, {n} allowed (default 0800{n})
+  --calling NUM        Calling Number, {n} allowed (default 0201{n})
+  --data-pps P         LCP Echo-Requests per second, over all calls (default 10)
+  --duration SEC       keep the calls up this long once placed (default 1)
+  --timeout SEC        give up on calls not up after this long (default 30)
+  --json               print the summary as JSON (the default and only form)
+  -h, --help           this text`;
+
+/** What `lts lac` prints. */
+export interface LacSummary {
+  tunnels_up: number;
+  sessions_up: number;
+  sessions_failed: number;
+  setup_rate_per_s: number;
+  setup_seconds: number;
+  data_sent: number;
+  data_received: number;
+  result_codes: Record<string, number>;
+}
+
+/** `lts lac`. */
+export const lacCommand: Command = {
+  name: "lac",
+  summary:
+    "run a test LAC: open tunnels, place calls with proxy AVPs, send LCP echo, print a JSON summary",
+  usage,
+  async run(args: string[], io: Io): Promise<number> {
+    const { values } = parse(args, {
+      options: {
+        server: { type: "string" },
+        hostname: { type: "string", default: "lts-lac" },
+        secret: { type: "string" },
+        hide: { type: "boolean", default: false },
+        tunnels: { type: "string", default: "1" },
+        sessions: { type: "string", default: "1" },
+        rate: { type: "string", default: "100" },
+        user: { type: "string", default: "user{n}@isp-a.example" },
+        password: { type: "string", default: "secret" },
+        "proxy-auth": { type: "string", default: "pap" },
+        called: { type: "string", default: "0800{n}" },
+        calling: { type: "string", default: "0201{n}" },
+        "data-pps": { type: "string", default: "10" },
+        duration: { type: "string", default: "1" },
+        timeout: { type: "string", default: "30" },
+        json: { type: "boolean", default: true },
+      },
+    });
+    if (values.server === undefined) throw new UsageError("--server HOST:PORT is required");
+    const server = endpointOption("server", values.server);
+    const tunnelCount = intOption("tunnels", values.tunnels!, 1, 65535);
+    const sessionCount = intOption("sessions", values.sessions!, 0, 10_000_000);
+    const rate = intOption("rate", values.rate!, 1, 1_000_000);
+    const dataPps = intOption("data-pps", values["data-pps"]!, 0, 10_000_000);
+    const duration = intOption("duration", values.duration!, 0, 86400 * 365);
+    const timeout = intOption("timeout", values.timeout!, 1, 86400);
+    const auth = values["proxy-auth"] as ProxyAuth;
+    if (!["pap", "chap", "none"].includes(auth)) {
+      throw new UsageError("--proxy-auth is pap, chap or none");
+    }
+    const secret = values.secret === undefined
+      ? undefined
+      : new TextEncoder().encode(values.secret);
+    if (values.hide && !secret) throw new UsageError("--hide needs --secret");
+
+    const up = new Set<number>();
+    const sessions = new Set<SessionHandle>();
+    const summary: LacSummary = {
+      tunnels_up: 0,
+      sessions_up: 0,
+      sessions_failed: 0,
+      setup_rate_per_s: 0,
+      setup_seconds: 0,
+      data_sent: 0,
+      data_received: 0,
+      result_codes: {},
+    };
+    let firstCallAt = 0;
+    let lastUpAt = 0;
+    let settled = 0;
+    const listen = { hostname: server.hostname.includes(":") ? "::" : "0.0.0.0", port: 0 };
+    const running = startNode(listen, {
+      settings: {
+        hostname: values.hostname!,
+        secret,
+        hideAvps: values.hide,
+        helloIntervalMs: 60_000,
+      },
+      hooks: {
+        tunnelEstablished: (t) => {
+          up.add(t.tunnelId);
+          summary.tunnels_up++;
+        },
+        tunnelClosed: (t) => void up.delete(t.tunnelId),
+        sessionEstablished: (s) => {
+          sessions.add(s);
+          summary.sessions_up++;
+          settled++;
+          lastUpAt = performance.now();
+        },
+        sessionClosed: (s, reason) => {
+          const wasUp = sessions.delete(s);
+          if (!wasUp) {
+            summary.sessions_failed++;
+            settled++;
+          }
+          if (reason.by === "peer") {
+            const key = String(reason.result.resultCode);
+            summary.result_codes[key] = (summary.result_codes[key] ?? 0) + 1;
+          }
+        },
+        frame: (_s, frame) => {
+          if (lcpCode(frame) === LcpCode.EchoReply) summary.data_received++;
+        },
+      },
+    });
+    const tunnelIds: number[] = [];
+    for (let i = 0; i < tunnelCount; i++) {
+      const id = running.node.openTunnel(server);
+      if (!id.ok) {
+        io.err(`lts lac: ${id.error}`);
+        break;
+      }
+      tunnelIds.push(id.value);
+    }
+    const fill = (pattern: string, n: number) => pattern.replaceAll("{n}", String(n));
+    const callFields = (n: number): AvpFields => ({
+      callingNumber: fill(values.calling!, n),
+      calledNumber: fill(values.called!, n),
+      bearerType: { digital: true, analog: false },
+      framingType: { synchronous: true, asynchronous: false },
+      txConnectSpeed: 100_000_000,
+      ...proxyFields(auth, {
+        name: fill(values.user!, n),
+        password: values.password!,
+        id: n & 0xff,
+        challenge: crypto.getRandomValues(new Uint8Array(16)),
+      }, { clientMagic: (0x10000000 + n) >>> 0, lacMagic: 0x4c414301 }),
+    });
+
+    const deadline = performance.now() + timeout * 1000;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Place calls at --rate, round-robin over the tunnels (each queues them until it is up).
+    firstCallAt = performance.now();
+    for (let n = 1; n <= sessionCount && tunnelIds.length > 0; n++) {
+      running.node.placeCall(tunnelIds[(n - 1) % tunnelIds.length], callFields(n));
+      const due = firstCallAt + (n * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+    }
+    while (settled < sessionCount && performance.now() < deadline) await sleep(10);
+    summary.setup_seconds = lastUpAt > firstCallAt ? (lastUpAt - firstCallAt) / 1000 : 0;
+    summary.setup_rate_per_s = summary.setup_seconds > 0
+      ? Math.round(summary.sessions_up / summary.setup_seconds)
+      : 0;
+
+    // Hold the calls, sending LCP Echo-Requests round-robin at --data-pps.
+    const holdUntil = performance.now() + duration * 1000;
+    let echoId = 0;
+    const stop = untilSignal(duration * 1000);
+    let stopped = false;
+    stop.then(() => (stopped = true));
+    const start = performance.now();
+    while (!stopped && performance.now() < holdUntil) {
+      if (dataPps > 0 && sessions.size > 0) {
+        const due = Math.floor(((performance.now() - start) / 1000) * dataPps);
+        for (const s of sessions) {
+          if (summary.data_sent >= due) break;
+          if (s.sendFrame(echoRequest(echoId++ & 0xff, 0x4c414301))) summary.data_sent++;
+        }
+      }
+      await sleep(Math.max(1, Math.min(50, dataPps > 0 ? 1000 / dataPps : 50)));
+    }
+    await stop.catch(() => {});
+    for (const s of sessions) s.disconnect({ resultCode: CdnResult.Administrative });
+    await sleep(50);
+    await running.stop();
+    io.out(JSON.stringify(summary));
+    return summary.sessions_up === sessionCount ? Exit.Ok : Exit.Failure;
+  },
+};
