@@ -64,6 +64,7 @@ export interface NodeCounters extends TunnelCounters {
   sccrqRetransmits: number;
   tieBreakLost: number;
   notSccrq: number;
+  peerRestarts: number;
 }
 
 interface TunnelEntry {
@@ -74,6 +75,7 @@ interface TunnelEntry {
   /** Our SCCRQ is outstanding (§4.4.3), with our Tie Breaker if we sent one. */
   outstanding?: boolean;
   tieBreaker?: Uint8Array;
+  established?: boolean;
 }
 
 /** See the module documentation. */
@@ -90,6 +92,7 @@ export class L2tpNode {
     sccrqRetransmits: 0,
     tieBreakLost: 0,
     notSccrq: 0,
+    peerRestarts: 0,
     malformed: 0,
     outOfSequence: 0,
     authFailures: 0,
@@ -121,7 +124,10 @@ export class L2tpNode {
       ...userHooks,
       tunnelEstablished: (t) => {
         const entry = this.#tunnels.get(t.tunnelId);
-        if (entry) entry.outstanding = false;
+        if (entry) {
+          entry.outstanding = false;
+          entry.established = true;
+        }
         userHooks.tunnelEstablished?.(t);
       },
     };
@@ -277,10 +283,22 @@ export class L2tpNode {
       : `${endpointKey(from)}#${Array.from(md5([payload])).join(".")}`;
     const existing = this.#bySccrq.get(key);
     if (existing !== undefined) {
-      // A retransmitted SCCRQ belongs to the tunnel it already created.
-      this.counters.sccrqRetransmits++;
-      this.#tunnels.get(existing)?.ref.send({ type: "datagram", packet: payload.slice(), from });
-      return;
+      const old = this.#tunnels.get(existing)!;
+      if (!old.established) {
+        // A retransmitted SCCRQ belongs to the tunnel it already created.
+        this.counters.sccrqRetransmits++;
+        old.ref.send({ type: "datagram", packet: payload.slice(), from });
+        return;
+      }
+      // The same peer endpoint asks again with the Tunnel ID of a tunnel that is up: it
+      // restarted and lost that tunnel. Drop ours quietly (a StopCCN would name its new one).
+      this.counters.peerRestarts++;
+      this.#bySccrq.delete(key);
+      old.sccrqKey = undefined;
+      old.ref.send({
+        type: "abandon",
+        why: "peer restarted (new SCCRQ with the same Assigned Tunnel ID)",
+      });
     }
     if (!this.#tieBreak(from, f.tieBreaker)) return;
     if (this.#tunnels.size >= (this.#options.maxTunnels ?? 2000)) {
@@ -321,7 +339,7 @@ export class L2tpNode {
       const cmp = ours === undefined ? 1 : theirs === undefined ? -1 : compareBytes(ours, theirs);
       if (cmp >= 0) {
         entry.outstanding = false;
-        entry.ref.send({ type: "discard" });
+        entry.ref.send({ type: "abandon", why: "lost the tie-break (RFC 2661 §4.4.3)" });
         this.counters.tieBreakLost++;
         log.info("tie-break with {peer}: our tunnel {tunnelId} is discarded", {
           peer: endpointKey(from),

@@ -118,8 +118,11 @@ export type TunnelMsg =
   | { type: "session_peer"; localSessionId: number; peerSessionId: number }
   /** Tear the tunnel down with a StopCCN. */
   | { type: "close"; result: ResultCodeValue }
-  /** Lost a tie-break (§4.4.3): discard silently. */
-  | { type: "discard" };
+  /**
+   * Drop the tunnel without a word to the peer: it lost a tie-break (§4.4.3),
+   * or the peer restarted and reuses its Tunnel ID, so a StopCCN would hit its new tunnel.
+   */
+  | { type: "abandon"; why: string };
 
 type Phase = "idle" | "wait_ctl_reply" | "wait_ctl_conn" | "established" | "closing" | "held";
 
@@ -248,13 +251,23 @@ class TunnelActor implements Actor<TunnelMsg> {
       case "close":
         this.#stop(msg.result, "local");
         break;
-      case "discard":
-        log.info("tunnel {tunnelId} lost the tie-break and is discarded", {
+      case "abandon": {
+        log.info("tunnel {tunnelId} abandoned: {why}", {
           tunnelId: this.#s.tunnelId,
+          why: msg.why,
         });
+        const wasUp = this.#phase === "established";
+        this.#closeReason = {
+          result: { resultCode: StopCcnResult.GeneralRequestToClear, errorMessage: msg.why },
+          by: "peer",
+        };
+        this.#phase = "held";
+        this.#clearSessions();
+        if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
         this.#channel.close();
         ctx.stop("normal");
         break;
+      }
       default: {
         const never: never = msg;
         return never;
@@ -567,6 +580,11 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   #onStopCcn(msg: ControlMessage): void {
     const f = fieldsOf(msg.avps);
+    // §4.4.3: StopCCN carries the sender's Assigned Tunnel ID so a peer that never got its
+    // SCCRP can still address the acknowledgement.
+    if (this.#peerTunnelId === null && f.assignedTunnelId !== undefined) {
+      this.#peerTunnelId = f.assignedTunnelId;
+    }
     const wasUp = this.#phase === "established";
     this.#phase = "held";
     this.#closeReason = { result: f.resultCode ?? { resultCode: 0 }, by: "peer" };
@@ -623,22 +641,18 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   // ---- HELLO (§5.5, §6.5) ----
 
-  #armHello(): void {
-    if (this.#settings.helloIntervalMs > 0) {
-      this.#ctx.setTimer(this.#settings.helloIntervalMs, { type: "hello_check" });
-    }
+  #armHello(delayMs = this.#settings.helloIntervalMs): void {
+    if (this.#settings.helloIntervalMs > 0) this.#ctx.setTimer(delayMs, { type: "hello_check" });
   }
 
   #onHelloCheck(): void {
-    if (
-      this.#phase !== "established" && this.#phase !== "wait_ctl_conn" &&
-      this.#phase !== "wait_ctl_reply"
-    ) return;
+    if (this.#phase === "closing" || this.#phase === "held") return;
+    const interval = this.#settings.helloIntervalMs;
     const idle = this.#ctx.now() - this.#lastRx;
-    if (
-      this.#phase === "established" && idle >= this.#settings.helloIntervalMs &&
-      this.#channel.unacknowledged === 0
-    ) {
+    if (idle < interval) return this.#armHello(interval - idle);
+    // §5.5: a HELLO after `interval` without any message from the peer; the reliable
+    // channel's retransmissions then decide whether the peer is still there.
+    if (this.#phase === "established" && this.#channel.unacknowledged === 0) {
       this.#send("HELLO", {}, 0);
     }
     this.#armHello();

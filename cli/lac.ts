@@ -180,7 +180,11 @@ export const lacCommand: Command = {
     // Place calls at --rate, round-robin over the tunnels (each queues them until it is up).
     firstCallAt = performance.now();
     for (let n = 1; n <= sessionCount && tunnelIds.length > 0; n++) {
-      running.node.placeCall(tunnelIds[(n - 1) % tunnelIds.length], callFields(n));
+      // placeCall is refused while the tunnel's mailbox is full: that is backpressure, wait.
+      while (!running.node.placeCall(tunnelIds[(n - 1) % tunnelIds.length], callFields(n))) {
+        if (performance.now() > deadline) break;
+        await sleep(5);
+      }
       const due = firstCallAt + (n * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);

@@ -10,8 +10,9 @@ import { L2tpNode, type L2tpNodeOptions } from "../actors/l2tp_node.ts";
 import type { CloseReason, SessionHandle, TunnelInfo } from "../actors/l2tp_types.ts";
 import { Prng } from "../actors/prng.ts";
 import { testSystem } from "../actors/testing.ts";
-import type { Endpoint } from "../transport/datagram.ts";
+import type { DatagramSocket, Endpoint } from "../transport/datagram.ts";
 import { type LinkImpairments, MemoryNetwork } from "../transport/memory_network.ts";
+import { type ControlMessage, decodeControl } from "../transport/message.ts";
 
 /** What one node's application saw. */
 export class Recorder {
@@ -20,6 +21,8 @@ export class Recorder {
   sessionsUp: SessionHandle[] = [];
   sessionsClosed: { session: SessionHandle; reason: CloseReason }[] = [];
   frames: { session: SessionHandle; frame: Uint8Array }[] = [];
+  /** Every datagram the node received, copied, in order. */
+  wire: Uint8Array[] = [];
   hooks = {
     tunnelEstablished: (t: TunnelInfo) => void this.tunnelsUp.push(t),
     tunnelClosed: (tunnel: TunnelInfo, reason: CloseReason) =>
@@ -53,9 +56,26 @@ export function simulation(seed: number) {
       const bound = network.bind(address);
       if (!bound.ok) throw new Error(bound.error);
       const recorder = new Recorder();
+      const socket = bound.value;
+      // A tap: the node's receive handler, behind one that keeps a copy of each datagram.
+      const tapped: DatagramSocket = {
+        get local() {
+          return socket.local;
+        },
+        send: (payload, to) => socket.send(payload, to),
+        onReceive: (handler) =>
+          socket.onReceive((payload, from) => {
+            recorder.wire.push(payload.slice());
+            handler(payload, from);
+          }),
+        close: () => socket.close(),
+        get stats() {
+          return socket.stats;
+        },
+      };
       const node = new L2tpNode({
         system,
-        socket: bound.value,
+        socket: tapped,
         randomBytes,
         seed: seed + ++nodes,
         ...options,
@@ -76,4 +96,15 @@ export function simulation(seed: number) {
       return true;
     },
   };
+}
+
+/** Control messages among `wire`, decoded (with `secret`), in order; ZLBs included. */
+export function controlMessages(wire: Uint8Array[], secret?: Uint8Array): ControlMessage[] {
+  const out: ControlMessage[] = [];
+  for (const packet of wire) {
+    if ((packet[0] & 0x80) === 0) continue;
+    const m = decodeControl(packet, { secret });
+    if (m.ok) out.push(m.value);
+  }
+  return out;
 }
