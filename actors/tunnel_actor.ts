@@ -417,6 +417,9 @@ class TunnelActor implements Actor<TunnelMsg> {
     if (this.#phase === "held" || this.#phase === "closing") return;
     if (msg.type === "StopCCN") return this.#onStopCcn(msg);
     if (msg.scope === "tunnel" && msg.problems.length > 0) {
+      // Learn where to send the StopCCN: the peer's Assigned Tunnel ID, if it gave one.
+      const assigned = fieldsOf(msg.avps).assignedTunnelId;
+      if (this.#peerTunnelId === null && assigned) this.#peerTunnelId = assigned;
       const p = msg.problems[0];
       return this.#stop({
         resultCode: StopCcnResult.GeneralError,
