@@ -25,6 +25,13 @@ export interface DataEntry {
   /** Frames received and sent on this entry. */
   rxFrames: number;
   txFrames: number;
+  /**
+   * A switched session: frames that arrive here go straight out on this other
+   * leg's entry, header rewritten, with no actor hop (DESIGN.md data plane).
+   */
+  forward?: DataEntry;
+  /** Set when the entry is removed, so a leg still pointing at it stops forwarding. */
+  removed?: boolean;
 }
 
 /** The key of a session: our Tunnel ID and Session ID in one number. */
@@ -49,7 +56,12 @@ export class ForwardingTable {
 
   /** Removes a session's entry; true when there was one. */
   delete(tunnelId: number, sessionId: number): boolean {
-    return this.#entries.delete(sessionKey(tunnelId, sessionId));
+    const key = sessionKey(tunnelId, sessionId);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    entry.removed = true;
+    entry.forward = undefined;
+    return this.#entries.delete(key);
   }
 
   /** Entries programmed. */
@@ -74,4 +86,37 @@ export function sendFrame(socket: DatagramSocket, entry: DataEntry, frame: Uint8
   if (entry.sequencing) entry.ns = (entry.ns + 1) & 0xffff;
   entry.txFrames++;
   return socket.send(packet, entry.peer) === "ok";
+}
+
+/**
+ * Switches one received data message to the other leg of its session. When
+ * neither leg uses sequencing and no Offset field is present, the Tunnel ID
+ * and Session ID are rewritten in place and the datagram goes out as it came
+ * (no allocation); otherwise a new header is built (§5.4: each leg keeps its
+ * own Ns). Returns false when the other leg is gone or the socket refused.
+ */
+export function forwardData(
+  socket: DatagramSocket,
+  packet: Uint8Array,
+  header: {
+    payloadOffset: number;
+    messageLength: number;
+    ns: number | null;
+    offsetSize: number | null;
+  },
+  to: DataEntry,
+): boolean {
+  if (to.removed) return false;
+  to.txFrames++;
+  if (!to.sequencing && header.ns === null && header.offsetSize === null) {
+    // Flags (2), then Length (2) when the L bit is set, then Tunnel ID and Session ID (§3.1).
+    const at = (packet[0] & 0x40) !== 0 ? 4 : 2;
+    packet[at] = to.peerTunnelId >> 8;
+    packet[at + 1] = to.peerTunnelId & 0xff;
+    packet[at + 2] = to.peerSessionId >> 8;
+    packet[at + 3] = to.peerSessionId & 0xff;
+    return socket.send(packet.subarray(0, header.messageLength), to.peer) === "ok";
+  }
+  to.txFrames--;
+  return sendFrame(socket, to, packet.subarray(header.payloadOffset, header.messageLength));
 }

@@ -17,7 +17,7 @@ import { decodeHeader } from "../transport/header.ts";
 import { md5 } from "../transport/md5.ts";
 import { type AvpFields, decodeControl, fieldsOf } from "../transport/message.ts";
 import type { Result } from "../transport/result.ts";
-import { ForwardingTable } from "./data_plane.ts";
+import { forwardData, ForwardingTable } from "./data_plane.ts";
 import { type NodeHooks, TUNNEL_DEFAULTS, type TunnelSettings } from "./l2tp_types.ts";
 import { Prng } from "./prng.ts";
 import { IdAllocator } from "./registry.ts";
@@ -65,6 +65,7 @@ export interface NodeCounters extends TunnelCounters {
   tieBreakLost: number;
   notSccrq: number;
   peerRestarts: number;
+  forwardFailed: number;
 }
 
 interface TunnelEntry {
@@ -93,6 +94,7 @@ export class L2tpNode {
     tieBreakLost: 0,
     notSccrq: 0,
     peerRestarts: 0,
+    forwardFailed: 0,
     malformed: 0,
     outOfSequence: 0,
     authFailures: 0,
@@ -267,6 +269,10 @@ export class L2tpNode {
       return;
     }
     entry.rxFrames++;
+    if (entry.forward !== undefined) {
+      if (!forwardData(this.socket, payload, h.value, entry.forward)) this.counters.forwardFailed++;
+      return;
+    }
     entry.receive(payload.subarray(h.value.payloadOffset, h.value.messageLength));
   }
 

@@ -61,6 +61,8 @@ export interface TunnelInfo {
   readonly peerHostName: string | null;
   /** Who sent the SCCRQ. */
   readonly initiator: boolean;
+  /** Whether the control connection is established (§7.2). */
+  readonly established: boolean;
 }
 
 /** Why a tunnel or session ended. */
@@ -76,6 +78,8 @@ export interface SessionHandle {
   readonly tunnel: TunnelInfo;
   /** Our Session ID. */
   readonly sessionId: number;
+  /** The tag given to `placeCall`, for calls we placed. */
+  readonly context: unknown;
   /** What is known about the call: request and connect AVPs. */
   readonly call: AvpFields;
   /** Whether the call is established and its data channel programmed. */
@@ -99,7 +103,10 @@ export interface SessionHandle {
 /** What an application learns from a node; every hook is optional. */
 export interface NodeHooks {
   tunnelEstablished?(tunnel: TunnelInfo): void;
+  /** Once per tunnel, established or not (`tunnel.established` tells which it was). */
   tunnelClosed?(tunnel: TunnelInfo, reason: CloseReason): void;
+  /** A call given to `placeCall` never became a session (its tunnel failed or was full). */
+  callNotPlaced?(context: unknown, reason: CloseReason): void;
   /** An ICRQ (or OCRQ) arrived; answer with `session.accept()` or `session.reject()`. Default: accept. */
   incomingCall?(session: SessionHandle, message: "ICRQ" | "OCRQ"): void;
   sessionEstablished?(session: SessionHandle): void;

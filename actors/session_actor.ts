@@ -61,6 +61,8 @@ export interface SessionStart {
   tunnel: ActorRef<TunnelMsg>;
   tunnelInfo: TunnelInfo;
   host: TunnelHost;
+  /** The application's tag for a call it placed, handed back on its handle. */
+  context?: unknown;
 }
 
 /** Creates the behaviour of a session actor. */
@@ -224,6 +226,7 @@ class SessionActor implements Actor<SessionMsg> {
     return {
       tunnel: tunnelInfo,
       sessionId: localSessionId,
+      context: this.#s.context,
       get call() {
         return view.call();
       },

@@ -105,7 +105,7 @@ export type TunnelMsg =
   | { type: "hello_check" }
   | { type: "hold_over" }
   /** Place a call on this tunnel: ICRQ as LAC (or OCRQ as LNS with `outgoing`). */
-  | { type: "place_call"; fields: AvpFields; outgoing?: boolean }
+  | { type: "place_call"; fields: AvpFields; outgoing?: boolean; context?: unknown }
   /** From a session actor: send a control message for it. */
   | {
     type: "session_send";
@@ -163,8 +163,9 @@ class TunnelActor implements Actor<TunnelMsg> {
   #sessions = new Map<number, SessionEntry>();
   #byPeerSession = new Map<number, number>();
   #sessionIds: IdAllocator;
-  #pendingCalls: { fields: AvpFields; outgoing: boolean }[] = [];
+  #pendingCalls: { fields: AvpFields; outgoing: boolean; context: unknown }[] = [];
   #backlog: Uint8Array[] = [];
+  #closedNotified = false;
   #callSerial = 0;
   #closeReason: CloseReason | null = null;
   #ctx!: ActorContext<TunnelMsg>;
@@ -177,6 +178,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#sessionIds = new IdAllocator({ random: start.host.idRandom });
     this.#peer = start.peer;
     const view = {
+      established: () => this.#phase === "established",
       peerTunnelId: () => this.#peerTunnelId,
       peer: () => this.#peer,
       host: () => this.#peerHostName,
@@ -193,6 +195,9 @@ class TunnelActor implements Actor<TunnelMsg> {
         return view.host();
       },
       initiator: start.sccrq === undefined,
+      get established() {
+        return view.established();
+      },
     };
   }
 
@@ -235,7 +240,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         ctx.stop("normal");
         break;
       case "place_call":
-        this.#placeCall(msg.fields, msg.outgoing ?? false);
+        this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context);
         break;
       case "session_send":
         this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra);
@@ -256,16 +261,16 @@ class TunnelActor implements Actor<TunnelMsg> {
           tunnelId: this.#s.tunnelId,
           why: msg.why,
         });
-        const wasUp = this.#phase === "established";
         this.#closeReason = {
           result: { resultCode: StopCcnResult.GeneralRequestToClear, errorMessage: msg.why },
           by: "peer",
         };
         this.#phase = "held";
         this.#clearSessions();
-        if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+        this.#notifyClosed();
         this.#channel.close();
-        ctx.stop("normal");
+        // Stop once the sessions have taken in their tunnel_down (and its reason).
+        ctx.setTimer(0, { type: "hold_over" });
         break;
       }
       default: {
@@ -298,13 +303,24 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   onStop(): void {
     this.#channel.close();
-    if (this.#phase !== "held" && this.#phase !== "closing" && this.#closeReason === null) {
+    if (this.#closeReason === null) {
       this.#closeReason = { result: { resultCode: StopCcnResult.ShuttingDown }, by: "local" };
-      if (this.#phase === "established") {
-        this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
-      }
     }
+    this.#clearSessions();
+    this.#notifyClosed();
     this.#s.host.forget(this.#s.tunnelId);
+  }
+
+  /** Tells the application once that this tunnel is gone, and which calls it never placed. */
+  #notifyClosed(): void {
+    if (this.#closedNotified) return;
+    this.#closedNotified = true;
+    const reason = this.#closeReason ??
+      { result: { resultCode: StopCcnResult.ShuttingDown }, by: "local" as const };
+    this.#s.host.hooks.tunnelClosed?.(this.#info, reason);
+    const pending = this.#pendingCalls;
+    this.#pendingCalls = [];
+    for (const call of pending) this.#s.host.hooks.callNotPlaced?.(call.context, reason);
   }
 
   // ---- control channel ----
@@ -578,7 +594,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#s.host.hooks.tunnelEstablished?.(this.#info);
     const pending = this.#pendingCalls;
     this.#pendingCalls = [];
-    for (const call of pending) this.#placeCall(call.fields, call.outgoing);
+    for (const call of pending) this.#placeCall(call.fields, call.outgoing, call.context);
   }
 
   #onStopCcn(msg: ControlMessage): void {
@@ -588,7 +604,6 @@ class TunnelActor implements Actor<TunnelMsg> {
     if (this.#peerTunnelId === null && f.assignedTunnelId !== undefined) {
       this.#peerTunnelId = f.assignedTunnelId;
     }
-    const wasUp = this.#phase === "established";
     this.#phase = "held";
     this.#closeReason = { result: f.resultCode ?? { resultCode: 0 }, by: "peer" };
     log.info("tunnel {tunnelId}: StopCCN from peer: {result}", {
@@ -596,7 +611,7 @@ class TunnelActor implements Actor<TunnelMsg> {
       result: JSON.stringify(f.resultCode),
     });
     this.#clearSessions();
-    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+    this.#notifyClosed();
     // §5.7: keep enough state to acknowledge retransmitted StopCCNs for a full retransmission cycle.
     this.#ctx.setTimer(retransmissionCycleMs(this.#settings), { type: "hold_over" });
   }
@@ -604,12 +619,11 @@ class TunnelActor implements Actor<TunnelMsg> {
   /** Sends StopCCN and waits for its acknowledgement (§5.7), then stops. */
   #stop(result: ResultCodeValue, by: "local"): void {
     if (this.#phase === "closing" || this.#phase === "held") return;
-    const wasUp = this.#phase === "established";
     this.#closeReason = { result, by };
     this.#clearSessions();
     this.#send("StopCCN", { assignedTunnelId: this.#s.tunnelId, resultCode: result }, 0);
     this.#phase = "closing";
-    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
+    this.#notifyClosed();
     // The channel gives up after its retransmissions; this timer is only a backstop.
     this.#ctx.setTimer(retransmissionCycleMs(this.#settings) + 1000, { type: "hold_over" });
     if (this.#channel.idle) this.#ctx.stop("normal");
@@ -621,7 +635,6 @@ class TunnelActor implements Actor<TunnelMsg> {
       peer: endpointKey(this.#peer),
       n: this.#settings.maxRetransmits,
     });
-    const wasUp = this.#phase === "established";
     if (this.#closeReason === null) {
       this.#closeReason = {
         result: { resultCode: StopCcnResult.GeneralError, errorMessage: "peer not responding" },
@@ -630,8 +643,8 @@ class TunnelActor implements Actor<TunnelMsg> {
     }
     this.#phase = "held";
     this.#clearSessions();
-    if (wasUp) this.#s.host.hooks.tunnelClosed?.(this.#info, this.#closeReason);
-    this.#ctx.stop("normal");
+    this.#notifyClosed();
+    this.#ctx.setTimer(0, { type: "hold_over" }); // after the sessions took in tunnel_down
   }
 
   #clearSessions(): void {
@@ -639,7 +652,6 @@ class TunnelActor implements Actor<TunnelMsg> {
     for (const entry of this.#sessions.values()) {
       entry.ref.send({ type: "tunnel_down", reason: this.#closeReason! });
     }
-    this.#pendingCalls = [];
   }
 
   // ---- HELLO (§5.5, §6.5) ----
@@ -663,16 +675,25 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   // ---- sessions ----
 
-  #placeCall(fields: AvpFields, outgoing: boolean): void {
+  #placeCall(fields: AvpFields, outgoing: boolean, context: unknown): void {
     if (
       this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn" || this.#phase === "idle"
     ) {
-      this.#pendingCalls.push({ fields, outgoing });
+      this.#pendingCalls.push({ fields, outgoing, context });
       return;
     }
-    if (this.#phase !== "established") return;
-    const entry = this.#newSession(outgoing ? "lns" : "lac", outgoing ? "outgoing" : "incoming");
-    if (entry === null) return;
+    const notPlaced = (why: string) =>
+      this.#s.host.hooks.callNotPlaced?.(context, {
+        result: { resultCode: 4, errorCode: 4, errorMessage: why },
+        by: "local",
+      });
+    if (this.#phase !== "established") return notPlaced("tunnel is closing");
+    const entry = this.#newSession(
+      outgoing ? "lns" : "lac",
+      outgoing ? "outgoing" : "incoming",
+      context,
+    );
+    if (entry === null) return notPlaced("session limit reached");
     this.#callSerial = (this.#callSerial + 1) >>> 0;
     entry.ref.send({
       type: "place_call",
@@ -680,7 +701,11 @@ class TunnelActor implements Actor<TunnelMsg> {
     });
   }
 
-  #newSession(side: "lac" | "lns", callType: "incoming" | "outgoing"): SessionEntry | null {
+  #newSession(
+    side: "lac" | "lns",
+    callType: "incoming" | "outgoing",
+    context?: unknown,
+  ): SessionEntry | null {
     if (this.#sessions.size >= this.#settings.maxSessions) return null;
     const id = this.#sessionIds.allocate();
     if (!id.ok) return null;
@@ -692,6 +717,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         tunnel: this.#ctx.self,
         tunnelInfo: this.#info,
         host: this.#s.host,
+        context,
       }),
       { capacity: 16, restart: "temporary" },
     );

@@ -117,6 +117,7 @@ Deno.test("HELLO keepalive: a silent peer is detected and its tunnel and session
   assert.ok(sim.runUntil(() => lac.recorder.tunnelsClosed.length === 1, 60_000));
   assert.equal(lac.recorder.tunnelsClosed[0].reason.by, "transport");
   assert.equal(lac.recorder.sessionsClosed.length, 1);
+  assert.equal(lac.recorder.sessionsClosed[0].reason.by, "transport", "the session learns why");
   assert.equal(lac.node.forwarding.size, 0);
   assert.ok(sim.runUntil(() => lns.node.tunnelCount === 0, 60_000), "the LNS side times out too");
   assert.equal(sim.system.actorCount, 0);
