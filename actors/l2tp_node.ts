@@ -176,11 +176,16 @@ export class L2tpNode {
   placeCall(
     tunnelId: number,
     fields: AvpFields = {},
-    options: { outgoing?: boolean } = {},
+    options: { outgoing?: boolean; context?: unknown } = {},
   ): boolean {
     const entry = this.#tunnels.get(tunnelId);
-    return entry !== undefined &&
-      entry.ref.send({ type: "place_call", fields, outgoing: options.outgoing }) === "ok";
+    const msg = {
+      type: "place_call" as const,
+      fields,
+      outgoing: options.outgoing,
+      context: options.context,
+    };
+    return entry !== undefined && entry.ref.send(msg) === "ok";
   }
 
   /** Tears a tunnel down with a StopCCN (§5.7). */

@@ -71,6 +71,8 @@ export interface CloseReason {
   q931?: Q931CauseValue;
   /** Who ended it: we, the peer, or the transport (retransmissions exhausted, HELLO unanswered). */
   by: "local" | "peer" | "transport";
+  /** For a tunnel: whether it had been established before it ended (else its setup failed). */
+  wasEstablished?: boolean;
 }
 
 /** A session as the application sees it, with what it may ask of it. */

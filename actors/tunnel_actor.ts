@@ -166,6 +166,7 @@ class TunnelActor implements Actor<TunnelMsg> {
   #pendingCalls: { fields: AvpFields; outgoing: boolean; context: unknown }[] = [];
   #backlog: Uint8Array[] = [];
   #closedNotified = false;
+  #everEstablished = false;
   #callSerial = 0;
   #closeReason: CloseReason | null = null;
   #ctx!: ActorContext<TunnelMsg>;
@@ -317,7 +318,10 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#closedNotified = true;
     const reason = this.#closeReason ??
       { result: { resultCode: StopCcnResult.ShuttingDown }, by: "local" as const };
-    this.#s.host.hooks.tunnelClosed?.(this.#info, reason);
+    this.#s.host.hooks.tunnelClosed?.(this.#info, {
+      ...reason,
+      wasEstablished: this.#everEstablished,
+    });
     const pending = this.#pendingCalls;
     this.#pendingCalls = [];
     for (const call of pending) this.#s.host.hooks.callNotPlaced?.(call.context, reason);
@@ -585,6 +589,7 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   #established(): void {
     this.#phase = "established";
+    this.#everEstablished = true;
     log.info("tunnel {tunnelId} established with {peer} ({hostName}, Tunnel ID {peerTunnelId})", {
       tunnelId: this.#s.tunnelId,
       peer: endpointKey(this.#peer),

@@ -9,12 +9,22 @@ import { decodeCommand } from "./decode.ts";
 import { demoCommand } from "./demo.ts";
 import { lacCommand } from "./lac.ts";
 import { lnsCommand } from "./lns.ts";
+import { checkCommand, explainCommand } from "./policy_commands.ts";
+import { runCommand } from "./run.ts";
 
 /** The version printed by `lts --version`. */
 export const VERSION = "0.1.0";
 
 /** Every subcommand, in the order `lts --help` lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, lacCommand, lnsCommand, decodeCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  checkCommand,
+  explainCommand,
+  demoCommand,
+  lacCommand,
+  lnsCommand,
+  decodeCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,519 @@
+/**
+ * The switch actor: the heart of the LTS. Toward a LAC the node is an LNS;
+ * for every incoming call the switch decides by policy, re-originates the
+ * call toward an upstream LNS member (the node is then a LAC), and once both
+ * legs are established pairs their forwarding entries so PPP frames cross
+ * with no actor hop (DESIGN.md).
+ *
+ * | event                               | action                                                   |
+ * | ----------------------------------- | -------------------------------------------------------- |
+ * | ICRQ from a LAC                     | early decision: reject now (CDN), or accept (ICRP)       |
+ * | incoming leg established (ICCN)     | decide with the user name; reject, or place upstream     |
+ * | upstream leg established            | pair the two forwarding entries: switched                |
+ * | upstream setup fails, facilities    | member down for the hold time; next member, same call    |
+ * | every member failed                 | CDN to the LAC with the last result code                 |
+ * | CDN on either leg                   | CDN on the other with the Result Code and Q.931 cause    |
+ * | tunnel lost on either side          | its sessions close, so the other legs get CDNs           |
+ * | WEN from the LAC / SLI from the LNS | relayed to the other leg                                 |
+ *
+ * Upstream tunnels are shared up to `sessions_per_tunnel` (aggregation),
+ * opened on demand and closed after an idle timeout.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { CompiledPolicy } from "../policies/compile.ts";
+import type { CallFacts, Decision, Upstream } from "../policies/schema.ts";
+import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
+import { CdnResult } from "../transport/avp_types.ts";
+import type { AvpFields } from "../transport/message.ts";
+import type { L2tpNode } from "./l2tp_node.ts";
+import type { CloseReason, NodeHooks, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
+import type { Actor, ActorContext, ActorRef } from "./system.ts";
+import { UpstreamPool, type UpstreamTunnel } from "./upstream_pool.ts";
+
+const log = getLogger(["lts", "switch"]);
+
+/** The policy in force, swapped whole on reload; calls keep the version they were decided by. */
+export interface PolicyHolder {
+  policy: CompiledPolicy;
+  version: number;
+}
+
+/** Messages the switch handles; the node's hooks turn into these. */
+export type SwitchMsg =
+  | { type: "incoming_call"; session: SessionHandle }
+  | { type: "established"; session: SessionHandle }
+  | { type: "closed"; session: SessionHandle; reason: CloseReason }
+  | { type: "not_placed"; context: unknown; reason: CloseReason }
+  | { type: "tunnel_up"; tunnel: TunnelInfo }
+  | { type: "tunnel_down"; tunnel: TunnelInfo; reason: CloseReason }
+  | {
+    type: "link_event";
+    session: SessionHandle;
+    event: { wanError?: CallErrorsValue; accm?: AccmValue };
+  }
+  | { type: "idle_check" };
+
+/**
+ * Node hooks that hand every event to the switch. Frames on a leg that is not
+ * switched yet are counted and dropped (PPP retransmits).
+ */
+export function switchHooks(
+  target: () => ActorRef<SwitchMsg> | undefined,
+  stats: SwitchStats,
+): NodeHooks {
+  const send = (msg: SwitchMsg) => {
+    const ref = target();
+    if (ref === undefined || ref.send(msg) !== "ok") stats.eventsLost++;
+  };
+  return {
+    incomingCall: (session) => send({ type: "incoming_call", session }),
+    sessionEstablished: (session) => send({ type: "established", session }),
+    sessionClosed: (session, reason) => send({ type: "closed", session, reason }),
+    callNotPlaced: (context, reason) => send({ type: "not_placed", context, reason }),
+    tunnelEstablished: (tunnel) => send({ type: "tunnel_up", tunnel }),
+    tunnelClosed: (tunnel, reason) => send({ type: "tunnel_down", tunnel, reason }),
+    linkEvent: (session, event) => send({ type: "link_event", session, event }),
+    frame: () => void stats.framesBeforeSwitch++,
+  };
+}
+
+/** What the switch counts. */
+export interface SwitchStats {
+  calls: number;
+  switched: number;
+  rejected: number;
+  failed: number;
+  failovers: number;
+  active: number;
+  framesBeforeSwitch: number;
+  eventsLost: number;
+}
+
+/** Options of the switch actor. */
+export interface SwitchOptions {
+  node: () => L2tpNode;
+  policy: PolicyHolder;
+  stats: SwitchStats;
+  /** How long a failed member stays out of rotation. Default 30 s. */
+  memberHoldDownMs?: number;
+  /** Close an upstream tunnel that carried no session this long. Default 60 s. */
+  idleTunnelMs?: number;
+}
+
+/** The AVPs of an incoming call copied onto the re-originated one (the session FSM keeps per message what the RFC allows). */
+const COPIED: readonly (keyof AvpFields)[] = [
+  "callingNumber",
+  "calledNumber",
+  "subAddress",
+  "bearerType",
+  "framingType",
+  "txConnectSpeed",
+  "rxConnectSpeed",
+  "physicalChannelId",
+  "privateGroupId",
+  "sequencingRequired",
+  "initialReceivedLcpConfreq",
+  "lastSentLcpConfreq",
+  "lastReceivedLcpConfreq",
+  "proxyAuthenType",
+  "proxyAuthenName",
+  "proxyAuthenChallenge",
+  "proxyAuthenId",
+  "proxyAuthenResponse",
+];
+
+type Phase = "accepted" | "placing" | "switched" | "closing";
+
+interface Call {
+  id: number;
+  incoming: SessionHandle;
+  incomingClosed: boolean;
+  outgoing: SessionHandle | null;
+  outgoingClosed: boolean;
+  upstream: Upstream | null;
+  tried: Set<string>;
+  tunnel: UpstreamTunnel | null;
+  phase: Phase;
+  lastFailure: CloseReason | null;
+  rule: string | null;
+  policyVersion: number;
+}
+
+/** Creates the switch actor's behaviour. */
+export function switchActor(options: SwitchOptions): () => Actor<SwitchMsg> {
+  return () => new SwitchActor(options);
+}
+
+class SwitchActor implements Actor<SwitchMsg> {
+  #o: SwitchOptions;
+  #pool: UpstreamPool;
+  #calls = new Map<number, Call>();
+  #byIncoming = new Map<SessionHandle, Call>();
+  #nextId = 1;
+  #ctx!: ActorContext<SwitchMsg>;
+
+  constructor(options: SwitchOptions) {
+    this.#o = options;
+    this.#pool = new UpstreamPool({ holdDownMs: options.memberHoldDownMs ?? 30_000 });
+  }
+
+  onStart(ctx: ActorContext<SwitchMsg>): void {
+    this.#ctx = ctx;
+    ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
+  }
+
+  overflow(): "must_deliver" {
+    // Every event changes a call's state; losing one would strand a leg.
+    return "must_deliver";
+  }
+
+  get #idleMs(): number {
+    return this.#o.idleTunnelMs ?? 60_000;
+  }
+
+  handle(msg: SwitchMsg, ctx: ActorContext<SwitchMsg>): void {
+    switch (msg.type) {
+      case "incoming_call":
+        return this.#onIncomingCall(msg.session);
+      case "established":
+        return msg.session.tunnel.initiator
+          ? this.#onUpstreamUp(msg.session)
+          : this.#onIncomingUp(msg.session);
+      case "closed":
+        return msg.session.tunnel.initiator
+          ? this.#onUpstreamClosed(msg.session, msg.reason)
+          : this.#onIncomingClosed(msg.session, msg.reason);
+      case "not_placed":
+        return this.#onNotPlaced(msg.context, msg.reason);
+      case "tunnel_up": {
+        const t = this.#pool.tunnel(msg.tunnel.tunnelId);
+        if (t) t.established = true;
+        return;
+      }
+      case "tunnel_down":
+        return this.#onTunnelDown(msg.tunnel, msg.reason);
+      case "link_event":
+        return this.#onLinkEvent(msg.session, msg.event);
+      case "idle_check":
+        this.#closeIdleTunnels();
+        ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
+        return;
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  }
+
+  get #policy(): CompiledPolicy {
+    return this.#o.policy.policy;
+  }
+
+  #facts(s: SessionHandle): CallFacts {
+    return {
+      user: s.call.proxyAuthenName,
+      lacHostname: s.tunnel.peerHostName ?? undefined,
+      lacAddress: s.tunnel.peer.hostname,
+      calledNumber: s.call.calledNumber,
+      callingNumber: s.call.callingNumber,
+    };
+  }
+
+  #onIncomingCall(session: SessionHandle): void {
+    if (session.tunnel.initiator) {
+      // An upstream LNS placing a call toward us: an LTS only switches calls from LACs.
+      session.reject({
+        resultCode: CdnResult.GeneralError,
+        errorCode: 0,
+        errorMessage: "calls are not accepted on upstream tunnels",
+      });
+      return;
+    }
+    const { user: _user, ...facts } = this.#facts(session);
+    const early = this.#policy.decideEarly(facts);
+    if (early !== "need_user" && early.action === "reject") {
+      this.#o.stats.rejected++;
+      log.info("call from {lac} rejected at ICRQ by rule {rule}", {
+        lac: facts.lacHostname,
+        rule: early.rule,
+      });
+      session.reject({
+        resultCode: early.resultCode,
+        errorCode: early.errorCode,
+        errorMessage: early.message,
+      });
+      return;
+    }
+    session.accept();
+  }
+
+  #onIncomingUp(incoming: SessionHandle): void {
+    this.#o.stats.calls++;
+    const facts = this.#facts(incoming);
+    let decision: Decision | "need_user";
+    if (facts.user === undefined) {
+      const { user: _user, ...rest } = facts;
+      decision = this.#policy.decideEarly(rest);
+    } else {
+      decision = this.#policy.decide(facts);
+    }
+    if (decision === "need_user") {
+      // Client-initiated calls without proxy authentication need local PPP authentication
+      // (the PPP issue); until then they cannot be switched by user name.
+      this.#o.stats.rejected++;
+      log.warn(
+        "call {tunnelId}/{sessionId} from {lac}: no Proxy Authen Name and the policy needs the user",
+        {
+          tunnelId: incoming.tunnel.tunnelId,
+          sessionId: incoming.sessionId,
+          lac: facts.lacHostname,
+        },
+      );
+      incoming.disconnect({
+        resultCode: CdnResult.GeneralError,
+        errorCode: 0,
+        errorMessage: "user name required (no Proxy Authen Name)",
+      });
+      return;
+    }
+    if (decision.action === "reject") {
+      this.#o.stats.rejected++;
+      log.info("call of {user} rejected by rule {rule}", { user: facts.user, rule: decision.rule });
+      incoming.disconnect({
+        resultCode: decision.resultCode,
+        errorCode: decision.errorCode,
+        errorMessage: decision.message,
+      });
+      return;
+    }
+    if (decision.action === "terminate") {
+      this.#o.stats.rejected++;
+      incoming.disconnect({
+        resultCode: CdnResult.GeneralError,
+        errorCode: 0,
+        errorMessage: "local termination is not available",
+      });
+      return;
+    }
+    const upstream = this.#policy.config.upstreams.get(decision.upstream)!;
+    const call: Call = {
+      id: this.#nextId++,
+      incoming,
+      incomingClosed: false,
+      outgoing: null,
+      outgoingClosed: false,
+      upstream,
+      tried: new Set(),
+      tunnel: null,
+      phase: "accepted",
+      lastFailure: null,
+      rule: decision.rule,
+      policyVersion: this.#o.policy.version,
+    };
+    this.#calls.set(call.id, call);
+    this.#byIncoming.set(incoming, call);
+    this.#o.stats.active++;
+    this.#placeNext(call);
+  }
+
+  /** Tries the next candidate member for a call, or fails it toward the LAC. */
+  #placeNext(call: Call): void {
+    const upstream = call.upstream!;
+    const now = this.#ctx.now();
+    const node = this.#o.node();
+    for (const member of this.#pool.candidates(upstream, now)) {
+      if (call.tried.has(member.key)) continue;
+      call.tried.add(member.key);
+      let tunnel = this.#pool.tunnelWithRoom(member, upstream.sessionsPerTunnel);
+      if (tunnel === undefined) {
+        const opened = node.openTunnel(member.address, {
+          hostname: member.hostname,
+          secret: member.secret === undefined ? undefined : new TextEncoder().encode(member.secret),
+          hideAvps: member.hideAvps,
+          helloIntervalMs: member.helloInterval * 1000,
+        });
+        if (!opened.ok) {
+          log.warn("cannot open a tunnel to {member}: {error}", {
+            member: member.key,
+            error: opened.error,
+          });
+          continue;
+        }
+        tunnel = this.#pool.addTunnel(member, opened.value, now);
+      }
+      const fields: AvpFields = {};
+      for (const key of COPIED) {
+        const value = call.incoming.call[key];
+        if (value !== undefined) (fields as Record<string, unknown>)[key] = value;
+      }
+      if (!node.placeCall(tunnel.tunnelId, fields, { context: call.id })) continue;
+      this.#pool.attach(tunnel);
+      call.tunnel = tunnel;
+      call.phase = "placing";
+      return;
+    }
+    this.#fail(call);
+  }
+
+  #fail(call: Call): void {
+    this.#o.stats.failed++;
+    const last = call.lastFailure?.result;
+    // The LAC learns the last upstream's answer; without one, a temporary lack of facilities.
+    const result = last ??
+      {
+        resultCode: CdnResult.NoFacilitiesTemporary,
+        errorCode: 0,
+        errorMessage: "no upstream available",
+      };
+    log.warn("call of {user}: every member of {upstream} failed; CDN {result}", {
+      user: call.incoming.call.proxyAuthenName,
+      upstream: call.upstream?.name,
+      result: result.resultCode,
+    });
+    call.phase = "closing";
+    if (!call.incomingClosed) call.incoming.disconnect(result, call.lastFailure?.q931);
+    this.#forgetIfDone(call);
+  }
+
+  #onUpstreamUp(outgoing: SessionHandle): void {
+    const call = this.#calls.get(outgoing.context as number);
+    if (call === undefined) {
+      outgoing.disconnect({ resultCode: CdnResult.Administrative });
+      return;
+    }
+    call.outgoing = outgoing;
+    if (call.phase === "closing" || call.incomingClosed) {
+      outgoing.disconnect({ resultCode: CdnResult.LostCarrier });
+      return;
+    }
+    const forwarding = this.#o.node().forwarding;
+    const a = forwarding.get(call.incoming.tunnel.tunnelId, call.incoming.sessionId);
+    const b = forwarding.get(outgoing.tunnel.tunnelId, outgoing.sessionId);
+    if (a === undefined || b === undefined) {
+      outgoing.disconnect({ resultCode: CdnResult.GeneralError });
+      return;
+    }
+    a.forward = b;
+    b.forward = a;
+    call.phase = "switched";
+    this.#o.stats.switched++;
+    log.info(
+      "call of {user} switched by rule {rule}: {lac} {inTunnel}/{inSession} <-> {member} {outTunnel}/{outSession}",
+      {
+        user: call.incoming.call.proxyAuthenName,
+        rule: call.rule,
+        lac: call.incoming.tunnel.peerHostName,
+        inTunnel: call.incoming.tunnel.tunnelId,
+        inSession: call.incoming.sessionId,
+        member: call.tunnel?.member.key,
+        outTunnel: outgoing.tunnel.tunnelId,
+        outSession: outgoing.sessionId,
+      },
+    );
+  }
+
+  #onIncomingClosed(incoming: SessionHandle, reason: CloseReason): void {
+    const call = this.#byIncoming.get(incoming);
+    if (call === undefined) return;
+    call.incomingClosed = true;
+    if (call.outgoing !== null && !call.outgoingClosed) {
+      call.outgoing.disconnect(reason.result, reason.q931);
+    }
+    call.phase = "closing";
+    this.#forgetIfDone(call);
+  }
+
+  #onUpstreamClosed(outgoing: SessionHandle, reason: CloseReason): void {
+    const call = this.#calls.get(outgoing.context as number);
+    if (call === undefined) return;
+    call.outgoingClosed = true;
+    if (call.tunnel) this.#pool.detach(call.tunnel, this.#ctx.now());
+    if (call.phase === "placing" && call.outgoing === null) {
+      // Setup failed upstream. A lack of facilities, or a dead peer, moves on to the next member.
+      const code = reason.result.resultCode;
+      const failover = reason.by === "transport" || code === CdnResult.NoFacilitiesTemporary ||
+        code === CdnResult.NoFacilitiesPermanent;
+      call.lastFailure = reason;
+      if (failover && !call.incomingClosed) {
+        if (call.tunnel) this.#pool.markDown(call.tunnel.member, this.#ctx.now());
+        this.#o.stats.failovers++;
+        call.tunnel = null;
+        call.outgoingClosed = false;
+        this.#placeNext(call);
+        return;
+      }
+      call.phase = "closing";
+      if (!call.incomingClosed) call.incoming.disconnect(reason.result, reason.q931);
+      this.#forgetIfDone(call);
+      return;
+    }
+    call.phase = "closing";
+    if (!call.incomingClosed) call.incoming.disconnect(reason.result, reason.q931);
+    this.#forgetIfDone(call);
+  }
+
+  #onNotPlaced(context: unknown, reason: CloseReason): void {
+    const call = this.#calls.get(context as number);
+    if (call === undefined) return;
+    if (call.tunnel) {
+      this.#pool.detach(call.tunnel, this.#ctx.now());
+      this.#pool.markDown(call.tunnel.member, this.#ctx.now());
+    }
+    call.tunnel = null;
+    call.lastFailure = reason;
+    if (call.incomingClosed) return this.#forget(call);
+    this.#o.stats.failovers++;
+    this.#placeNext(call);
+  }
+
+  #onTunnelDown(tunnel: TunnelInfo, reason: CloseReason): void {
+    const t = this.#pool.tunnel(tunnel.tunnelId);
+    if (t === undefined) return;
+    if (!reason.wasEstablished) {
+      log.warn("tunnel setup to {member} failed: {why}", {
+        member: t.member.key,
+        why: reason.result.errorMessage ?? reason.result.resultCode,
+      });
+      this.#pool.markDown(t.member, this.#ctx.now());
+    }
+    this.#pool.removeTunnel(tunnel.tunnelId);
+  }
+
+  #onLinkEvent(
+    session: SessionHandle,
+    event: { wanError?: CallErrorsValue; accm?: AccmValue },
+  ): void {
+    const call = session.tunnel.initiator
+      ? this.#calls.get(session.context as number)
+      : this.#byIncoming.get(session);
+    if (call === undefined || call.phase !== "switched") return;
+    const other = session.tunnel.initiator ? call.incoming : call.outgoing;
+    if (other === null) return;
+    if (event.wanError) other.wanError(event.wanError);
+    if (event.accm) other.setLinkInfo(event.accm);
+  }
+
+  #forgetIfDone(call: Call): void {
+    const outgoingDone = call.outgoing === null
+      ? call.tunnel === null || call.outgoingClosed
+      : call.outgoingClosed;
+    if (call.incomingClosed && outgoingDone) this.#forget(call);
+  }
+
+  #forget(call: Call): void {
+    if (!this.#calls.delete(call.id)) return;
+    this.#byIncoming.delete(call.incoming);
+    this.#o.stats.active--;
+  }
+
+  #closeIdleTunnels(): void {
+    const node = this.#o.node();
+    for (const t of this.#pool.idleTunnels(this.#ctx.now() - this.#idleMs)) {
+      node.closeTunnel(t.tunnelId);
+      this.#pool.removeTunnel(t.tunnelId);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The switching policy: YAML → validated, compiled {@link CompiledPolicy}, or
+ * every error found, each at `file:line:col`. Loading is parse → validate →
+ * compile; nothing half-valid is ever returned, so a failed reload leaves the
+ * running policy in place.
+ *
+ * @example
+ * ```ts
+ * import { formatPolicyErrors, loadPolicy } from "./mod.ts";
+ * const bad = loadPolicy("hostname: lts-a\nlacs: []\nlimits: { max_tunels: 10 }\n", "lts.yaml");
+ * if (bad.ok) throw new Error("accepted");
+ * const text = formatPolicyErrors(bad.error);
+ * if (text !== 'lts.yaml:3:11: unknown key "max_tunels" in limits (did you mean "max_tunnels"?)') {
+ *   throw new Error(text);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { Result } from "../transport/result.ts";
+import { CompiledPolicy } from "./compile.ts";
+import { PolicyError } from "./error.ts";
+import { parsePolicy } from "./parse.ts";
+
+export * from "./schema.ts";
+export * from "./error.ts";
+export { parsePolicy } from "./parse.ts";
+export {
+  CompiledPolicy,
+  type CompiledRule,
+  compilePolicy,
+  type Explanation,
+  type LacFacts,
+  type RuleMiss,
+} from "./compile.ts";
+export { type SplitName, splitUserName } from "./patterns.ts";
+export type { Cidr } from "./_net.ts";
+export type { IndexedBy } from "./matcher.ts";
+
+/**
+ * Parses, validates and compiles a policy. `fileName` is only used in errors.
+ *
+ * @example
+ * ```ts
+ * import { loadPolicy } from "./mod.ts";
+ * const r = loadPolicy("hostname: lts-a\nlacs: [{ match: {} }]\n", "lts.yaml");
+ * if (!r.ok || r.value.decide({ user: "bob@x" }).action !== "reject") throw new Error();
+ * ```
+ */
+export function loadPolicy(
+  text: string,
+  fileName: string,
+): Result<CompiledPolicy, PolicyError[]> {
+  const parsed = parsePolicy(text, fileName);
+  return parsed.ok ? { ok: true, value: new CompiledPolicy(parsed.value) } : parsed;
+}
+
+/**
+ * Reads and loads a policy file; a file that cannot be read is one error with no position.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadPolicyFile } from "./mod.ts";
+ * const r = await loadPolicyFile("/etc/lts/lts.yaml");
+ * ```
+ */
+export async function loadPolicyFile(path: string): Promise<Result<CompiledPolicy, PolicyError[]>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    return {
+      ok: false,
+      error: [new PolicyError(path, 0, 0, `cannot read: ${(e as Error).message}`)],
+    };
+  }
+  return loadPolicy(text, path);
+}

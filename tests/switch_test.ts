@@ -1,0 +1,265 @@
+/**
+ * Tunnel switching end to end on the seeded in-memory network: LACs → lts →
+ * upstream groups of LNS members, by policy (RFC 2661 roles: lts is an LNS
+ * toward the LACs and a LAC toward the LNSes).
+ */
+import assert from "node:assert/strict";
+import { startLts } from "../actors/lts.ts";
+import { loadPolicy } from "../policies/mod.ts";
+import { echoRequest } from "../ppp/echo.ts";
+import { simulation } from "./_l2tp_sim.ts";
+
+const LTS = { hostname: "10.1.0.1", port: 1701 };
+const LAC1 = { hostname: "10.2.0.1", port: 1701 };
+const LAC2 = { hostname: "10.2.0.2", port: 1701 };
+const A1 = { hostname: "10.3.0.1", port: 1701 };
+const A2 = { hostname: "10.3.0.2", port: 1701 };
+const B1 = { hostname: "10.4.0.1", port: 1701 };
+const B2 = { hostname: "10.4.0.2", port: 1701 };
+
+const POLICY = `
+hostname: lts-a
+listen: ["10.1.0.1:1701"]
+lacs:
+  - { match: { hostname: "lac-*" }, secret: "lac-secret" }
+upstreams:
+  isp-a:
+    strategy: priority
+    sessions_per_tunnel: 10
+    members:
+      - { address: "10.3.0.1:1701", secret: "a-secret", priority: 1 }
+      - { address: "10.3.0.2:1701", secret: "a-secret", priority: 2 }
+  isp-b:
+    strategy: round_robin
+    members:
+      - { address: "10.4.0.1:1701" }
+      - { address: "10.4.0.2:1701" }
+rules:
+  - { name: isp-a, match: { domain: "isp-a.example" }, forward: isp-a }
+  - { name: isp-b, match: { domain: "isp-b.example" }, forward: isp-b }
+  - { name: blocked, match: { domain: "*.blocked.example" }, reject: { result_code: 2, message: "realm not served" } }
+default: { reject: { result_code: 2 } }
+`;
+
+function testbed(seed: number, policyText = POLICY) {
+  const sim = simulation(seed);
+  const policy = loadPolicy(policyText, "lts.yaml");
+  assert.ok(policy.ok, policy.ok ? "" : policy.error.join("\n"));
+  const bound = sim.network.bind(LTS);
+  assert.ok(bound.ok);
+  const lts = startLts({
+    system: sim.system,
+    socket: bound.value,
+    policy: policy.value,
+    seed,
+    memberHoldDownMs: 30_000,
+  });
+  const secret = (s: string) => new TextEncoder().encode(s);
+  // Every LNS answers LCP Echo-Requests, as a PPP peer would, and records what it got.
+  const frames: Record<string, number> = {};
+  const lnsAt = (name: string, address: typeof A1, withSecret: boolean) =>
+    sim.node(address, {
+      settings: { hostname: `lns-${name}`, secret: withSecret ? secret("a-secret") : undefined },
+      hooks: {
+        frame: (session, frame) => {
+          frames[name] = (frames[name] ?? 0) + 1;
+          const reply = frame.slice();
+          reply[4] = 10;
+          session.sendFrame(reply);
+        },
+      },
+    });
+  const lns = {
+    a1: lnsAt("a1", A1, true),
+    a2: lnsAt("a2", A2, true),
+    b1: lnsAt("b1", B1, false),
+    b2: lnsAt("b2", B2, false),
+  };
+  const lac1 = sim.node(LAC1, {
+    settings: { hostname: "lac-north-1", secret: secret("lac-secret") },
+  });
+  const lac2 = sim.node(LAC2, {
+    settings: { hostname: "lac-south-1", secret: secret("lac-secret") },
+  });
+  return { sim, lts, lns, lac1, lac2, frames };
+}
+
+function call(user: string, n: number) {
+  return {
+    proxyAuthenType: 3,
+    proxyAuthenName: user,
+    proxyAuthenId: 1,
+    proxyAuthenResponse: new Uint8Array([1]),
+    callingNumber: `020${n}`,
+    calledNumber: `0800${n}`,
+  };
+}
+
+Deno.test("calls land at the upstream their rule names; frames cross both legs both ways", () => {
+  const { sim, lts, lns, lac1, lac2, frames } = testbed(1);
+  const t1 = lac1.node.openTunnel(LTS);
+  const t2 = lac2.node.openTunnel(LTS);
+  assert.ok(t1.ok && t2.ok);
+  for (let i = 0; i < 4; i++) {
+    lac1.node.placeCall(t1.value, call(`user${i}@isp-a.example`, i));
+    lac2.node.placeCall(t2.value, call(`user${i}@isp-b.example`, 10 + i));
+  }
+  assert.ok(sim.runUntil(() => lts.stats.switched === 8, 30_000), JSON.stringify(lts.stats));
+  assert.ok(
+    sim.runUntil(
+      () => lac1.recorder.sessionsUp.length === 4 && lac2.recorder.sessionsUp.length === 4,
+      5_000,
+    ),
+  );
+  // isp-a: priority → all on a1; isp-b: round robin → split over b1 and b2.
+  assert.equal(lns.a1.recorder.sessionsUp.length, 4);
+  assert.equal(lns.a2.recorder.sessionsUp.length, 0);
+  assert.equal(lns.b1.recorder.sessionsUp.length + lns.b2.recorder.sessionsUp.length, 4);
+  assert.ok(lns.b1.recorder.sessionsUp.length > 0 && lns.b2.recorder.sessionsUp.length > 0);
+  // The LNS sees the call as the LAC dialled it.
+  const seen = lns.a1.recorder.sessionsUp.map((s) => s.call.proxyAuthenName).sort();
+  assert.deepEqual(seen, [
+    "user0@isp-a.example",
+    "user1@isp-a.example",
+    "user2@isp-a.example",
+    "user3@isp-a.example",
+  ]);
+  const s0 = lns.a1.recorder.sessionsUp.find((s) =>
+    s.call.proxyAuthenName === "user0@isp-a.example"
+  )!;
+  assert.equal(s0.call.calledNumber, "08000");
+  assert.equal(s0.call.callingNumber, "0200");
+  assert.equal(s0.tunnel.peerHostName, "lts-a");
+  // Frames: LAC → LNS and the echo reply LNS → LAC.
+  for (const s of [...lac1.recorder.sessionsUp, ...lac2.recorder.sessionsUp]) {
+    assert.ok(s.sendFrame(echoRequest(7, 0x11223344)));
+  }
+  sim.scheduler.advance(100);
+  assert.equal(Object.values(frames).reduce((a, b) => a + b, 0), 8);
+  assert.equal(lac1.recorder.frames.length + lac2.recorder.frames.length, 8);
+  assert.ok(lac1.recorder.frames.every((f) => f.frame[4] === 10), "echo replies came back");
+  // Aggregation: 4 sessions share one tunnel to a1 (sessions_per_tunnel 10).
+  assert.equal(lns.a1.node.tunnelCount, 1);
+});
+
+Deno.test("rejected realms get their result code; unknown realms the default", () => {
+  const { sim, lac1 } = testbed(2);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("eve@x.blocked.example", 1));
+  lac1.node.placeCall(t.value, call("bob@nowhere.example", 2));
+  assert.ok(sim.runUntil(() => lac1.recorder.sessionsClosed.length === 2, 30_000));
+  const byUser = new Map(
+    lac1.recorder.sessionsClosed.map((c) => [c.session.call.proxyAuthenName, c.reason.result]),
+  );
+  assert.equal(byUser.get("eve@x.blocked.example")?.resultCode, 2);
+  assert.equal(byUser.get("eve@x.blocked.example")?.errorMessage, "realm not served");
+  assert.equal(byUser.get("bob@nowhere.example")?.resultCode, 2);
+});
+
+Deno.test("teardown in both directions: a CDN on either leg clears the other, entries removed", () => {
+  const { sim, lts, lns, lac1 } = testbed(3);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("u1@isp-a.example", 1));
+  lac1.node.placeCall(t.value, call("u2@isp-a.example", 2));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 2, 30_000));
+  assert.ok(sim.runUntil(() => lac1.recorder.sessionsUp.length === 2, 5_000));
+  // From the LAC side.
+  lac1.recorder.sessionsUp.find((s) => s.call.proxyAuthenName === "u1@isp-a.example")!.disconnect({
+    resultCode: 3,
+  });
+  // From the LNS side, with a Q.931 cause that must reach the LAC.
+  lns.a1.recorder.sessionsUp.find((s) => s.call.proxyAuthenName === "u2@isp-a.example")!
+    .disconnect({ resultCode: 10, errorCode: 0, errorMessage: "idle" }, {
+      causeCode: 16,
+      causeMsg: 69,
+    });
+  assert.ok(
+    sim.runUntil(
+      () =>
+        lns.a1.recorder.sessionsClosed.length === 2 && lac1.recorder.sessionsClosed.length === 2,
+      30_000,
+    ),
+  );
+  const atLns = lns.a1.recorder.sessionsClosed.find((c) =>
+    c.session.call.proxyAuthenName === "u1@isp-a.example"
+  )!;
+  assert.equal(atLns.reason.result.resultCode, 3);
+  const atLac = lac1.recorder.sessionsClosed.find((c) =>
+    c.session.call.proxyAuthenName === "u2@isp-a.example"
+  )!;
+  assert.equal(atLac.reason.result.resultCode, 10);
+  assert.deepEqual(atLac.reason.q931, { causeCode: 16, causeMsg: 69 });
+  sim.scheduler.advance(1000);
+  assert.equal(lts.node.forwarding.size, 0);
+  assert.equal(lts.stats.active, 0);
+});
+
+Deno.test("the primary member dies: new calls go to the backup with no failure seen by the LAC", () => {
+  const { sim, lts, lns, lac1 } = testbed(4);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("first@isp-a.example", 1));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000));
+  // a1 vanishes: its socket closes, its state is gone.
+  lns.a1.node.shutdown();
+  lns.a1.node.socket.close();
+  lac1.node.placeCall(t.value, call("second@isp-a.example", 2));
+  assert.ok(
+    sim.runUntil(() => lns.a2.recorder.sessionsUp.length === 1, 120_000),
+    JSON.stringify(lts.stats),
+  );
+  assert.ok(
+    sim.runUntil(
+      () =>
+        lac1.recorder.sessionsUp.filter((s) => s.call.proxyAuthenName === "second@isp-a.example")
+          .length === 1,
+      10_000,
+    ),
+  );
+  assert.ok(
+    !lac1.recorder.sessionsClosed.some((c) =>
+      c.session.call.proxyAuthenName === "second@isp-a.example"
+    ),
+  );
+});
+
+Deno.test("every member fails: the LAC gets a CDN, only after all were tried", () => {
+  const { sim, lts, lns, lac1 } = testbed(5);
+  for (const l of [lns.a1, lns.a2]) {
+    l.node.shutdown();
+    l.node.socket.close();
+  }
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("x@isp-a.example", 1));
+  assert.ok(
+    sim.runUntil(() => lac1.recorder.sessionsClosed.length === 1, 200_000),
+    JSON.stringify(lts.stats),
+  );
+  assert.ok(lts.stats.failovers >= 1);
+  assert.equal(lts.stats.failed, 1);
+  assert.equal(lac1.recorder.sessionsClosed[0].reason.by, "peer");
+});
+
+Deno.test("aggregation: 25 calls share ceil(25/10) = 3 upstream tunnels", () => {
+  const { sim, lts, lns, lac1 } = testbed(6);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  for (let i = 0; i < 25; i++) lac1.node.placeCall(t.value, call(`u${i}@isp-a.example`, i));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 25, 60_000), JSON.stringify(lts.stats));
+  assert.equal(lns.a1.node.tunnelCount, 3);
+});
+
+Deno.test("a LAC not in lacs: is refused with StopCCN result 4", () => {
+  const { sim } = testbed(7);
+  const stranger = sim.node({ hostname: "10.9.0.1", port: 1701 }, {
+    settings: { hostname: "rogue", secret: new TextEncoder().encode("lac-secret") },
+  });
+  const t = stranger.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  sim.scheduler.advance(10_000);
+  assert.equal(stranger.recorder.tunnelsUp.length, 0);
+  assert.equal(stranger.recorder.tunnelsClosed[0]?.reason.result.resultCode, 4);
+});
