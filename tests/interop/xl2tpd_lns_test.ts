@@ -48,30 +48,31 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-/** Starts tshark on lo and returns once a probe datagram has really landed in the capture. */
+/**
+ * Starts tshark on lo (into `children`, for the caller to clean up) and returns once a probe
+ * datagram has really landed in the capture; the result stops it and waits for the file.
+ */
 async function startCapture(
   path: string,
-  filter: string,
-): Promise<{ child: Deno.ChildProcess; stop: () => Promise<void> }> {
+  options: { filter: string; children: Deno.ChildProcess[] },
+): Promise<() => Promise<void>> {
   const child = new Deno.Command("tshark", {
-    args: ["-i", "lo", "-f", `${filter} or udp port ${PROBE_PORT}`, "-w", path],
+    args: ["-i", "lo", "-f", `${options.filter} or udp port ${PROBE_PORT}`, "-w", path],
     stdout: "null",
     stderr: "piped",
   }).spawn();
+  options.children.push(child);
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  // tshark says "Capturing on 'Loopback: lo'" once it has opened the interface.
+  let banner = "";
+  while (!banner.includes("Capturing on")) {
+    const { value, done } = await stderr.read();
+    if (done) throw new Error(`tshark did not start: ${banner}`);
+    banner += value;
+  }
   const drain = (async () => {
-    let banner = "";
-    // tshark says "Capturing on 'Loopback: lo'" once it has opened the interface.
-    while (!banner.includes("Capturing on")) {
-      const { value, done } = await stderr.read();
-      if (done) throw new Error(`tshark did not start: ${banner}`);
-      banner += value;
-    }
-    return (async () => {
-      while (!(await stderr.read()).done);
-    })();
+    while (!(await stderr.read()).done);
   })();
-  const rest = await drain;
   // "Capturing on" can come before the capture really runs: probe until a packet lands in the file.
   const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   try {
@@ -91,20 +92,17 @@ async function startCapture(
   } finally {
     probe.close();
   }
-  return {
-    child,
-    stop: async () => {
-      child.kill("SIGINT");
-      await rest;
-      await child.status;
-    },
+  return async () => {
+    child.kill("SIGINT");
+    await drain;
+    await child.status;
   };
 }
 
 const names = (d: PacketDescription) => d.avps.map((a) => a.name);
 const avp = (d: PacketDescription, name: string) => d.avps.find((a) => a.name === name);
 
-Deno.test("lts lac against xl2tpd as LNS: tunnel and call come up, xl2tpd then sends CDN 1", async () => {
+Deno.test("lts lac to xl2tpd LNS: tunnel and call come up, then xl2tpd sends CDN 1", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lts-xl2tpd-lns-" });
   const children: Deno.ChildProcess[] = [];
   try {
@@ -119,8 +117,7 @@ Deno.test("lts lac against xl2tpd as LNS: tunnel and call come up, xl2tpd then s
         `length bit = yes\nrequire authentication = no\npppoptfile = ${dir}/ppp-options\n`,
     );
     const capture = `${dir}/lns.pcapng`;
-    const tshark = await startCapture(capture, `udp port ${LNS_PORT}`);
-    children.push(tshark.child);
+    const stopCapture = await startCapture(capture, { filter: `udp port ${LNS_PORT}`, children });
 
     const lnsLog = `${dir}/lns.log`;
     const xl2tpdArgs = ["-D", "-c", `${dir}/lns.conf`, "-s", `${dir}/secrets`];
@@ -162,7 +159,7 @@ Deno.test("lts lac against xl2tpd as LNS: tunnel and call come up, xl2tpd then s
     await new Promise((r) => setTimeout(r, 300)); // let the last ZLB reach the capture
     xl2tpd.kill("SIGTERM");
     await xl2tpd.status;
-    await tshark.stop();
+    await stopCapture();
     children.length = 0;
     const log = await readText(lnsLog);
 
