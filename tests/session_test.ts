@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { SessionHandle } from "../actors/l2tp_types.ts";
-import { type Avp } from "../transport/avp.ts";
+import type { Avp } from "../transport/avp.ts";
 import { buildAvps, encodeControl, fieldsOf } from "../transport/message.ts";
 import { controlMessages, simulation } from "./_l2tp_sim.ts";
 
