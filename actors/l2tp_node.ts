@@ -166,7 +166,7 @@ export class L2tpNode {
     const tieBreaker = settings.tieBreaker ? this.#host.randomBytes(8) : undefined;
     const ref = this.#system.spawn(
       tunnelActor({ tunnelId: id.value, peer, settings, host: this.#host, tieBreaker }),
-      { capacity: this.#options.tunnelMailbox ?? 256 },
+      this.#mailbox(settings),
     );
     this.#tunnels.set(id.value, { ref, peerHost: peer.hostname, outstanding: true, tieBreaker });
     return { ok: true, value: id.value };
@@ -207,6 +207,19 @@ export class L2tpNode {
   /** Stops every tunnel actor at once, without telling peers (the socket is the caller's to close). */
   shutdown(): void {
     for (const entry of [...this.#tunnels.values()]) this.#system.stop(entry.ref, "shutdown");
+  }
+
+  /**
+   * A tunnel's mailbox: datagrams from the wire are bounded by `tunnelMailbox`
+   * (the peer retransmits what is dropped); its own sessions' messages and the
+   * application's calls use the reserved lane, bounded by what its sessions can
+   * have in flight, so a call is never stranded by a busy tunnel.
+   */
+  #mailbox(settings: TunnelSettings): { capacity: number; reserved: number } {
+    return {
+      capacity: this.#options.tunnelMailbox ?? 256,
+      reserved: Math.min(4 * settings.maxSessions + 64, 1 << 18),
+    };
   }
 
   #forget(tunnelId: number): void {
@@ -329,7 +342,7 @@ export class L2tpNode {
         host: this.#host,
         sccrq: payload.slice(),
       }),
-      { capacity: this.#options.tunnelMailbox ?? 256 },
+      this.#mailbox(this.#settings),
     );
     this.#tunnels.set(id.value, { ref, peerHost: from.hostname, sccrqKey: key });
     this.#bySccrq.set(key, id.value);

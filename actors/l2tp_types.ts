@@ -46,7 +46,8 @@ export const TUNNEL_DEFAULTS: Omit<TunnelSettings, "hostname"> = Object.freeze({
   retransmitMaxMs: 8000,
   maxRetransmits: 5,
   maxSessions: 65535,
-  maxBacklog: 4096,
+  // Room for two messages per session: setup never strands a call for lack of queue.
+  maxBacklog: 2 * 65535 + 64,
   tieBreaker: false,
 });
 

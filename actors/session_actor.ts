@@ -140,6 +140,7 @@ class SessionActor implements Actor<SessionMsg> {
           message: effect.message,
           fields: effect.fields,
           headerSessionId: effect.headerSessionId,
+          fromSessionId: this.#s.localSessionId,
         });
         break;
       case "ask_accept":

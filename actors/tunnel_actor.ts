@@ -113,6 +113,8 @@ export type TunnelMsg =
     fields: AvpFields;
     headerSessionId: number;
     extra?: Avp[];
+    /** Our Session ID of the sending session. */
+    fromSessionId: number;
   }
   /** From a session actor: its peer's Session ID is now known. */
   | { type: "session_peer"; localSessionId: number; peerSessionId: number }
@@ -244,7 +246,17 @@ class TunnelActor implements Actor<TunnelMsg> {
         this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context);
         break;
       case "session_send":
-        this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra);
+        if (!this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra)) {
+          // The message could not even be queued: the call cannot go on, and its session
+          // must not wait for an answer that will never come.
+          this.#sessionBySid(msg.fromSessionId)?.ref.send({
+            type: "tunnel_down",
+            reason: {
+              result: { resultCode: 2, errorCode: 4, errorMessage: "control queue full" },
+              by: "local",
+            },
+          });
+        }
         break;
       case "session_peer": {
         const entry = this.#sessions.get(msg.localSessionId);
@@ -693,6 +705,10 @@ class TunnelActor implements Actor<TunnelMsg> {
         by: "local",
       });
     if (this.#phase !== "established") return notPlaced("tunnel is closing");
+    // Admit a call only while its messages can be queued (half the backlog stays for the rest).
+    if (this.#backlog.length >= this.#settings.maxBacklog / 2) {
+      return notPlaced("control queue full");
+    }
     const entry = this.#newSession(
       outgoing ? "lns" : "lac",
       outgoing ? "outgoing" : "incoming",
@@ -704,6 +720,10 @@ class TunnelActor implements Actor<TunnelMsg> {
       type: "place_call",
       fields: { callSerialNumber: this.#callSerial, ...fields },
     });
+  }
+
+  #sessionBySid(sessionId: number): SessionEntry | undefined {
+    return this.#sessions.get(sessionId);
   }
 
   #newSession(

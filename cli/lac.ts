@@ -128,7 +128,15 @@ export const lacCommand: Command = {
           up.add(t.tunnelId);
           summary.tunnels_up++;
         },
-        tunnelClosed: (t) => void up.delete(t.tunnelId),
+        tunnelClosed: (t, reason) => {
+          up.delete(t.tunnelId);
+          if (!reason.wasEstablished) tunnelsEnded++;
+        },
+        // A call its tunnel never placed (the tunnel failed, or was full) has failed too.
+        callNotPlaced: () => {
+          summary.sessions_failed++;
+          settled++;
+        },
         sessionEstablished: (s) => {
           sessions.add(s);
           summary.sessions_up++;
@@ -152,7 +160,11 @@ export const lacCommand: Command = {
       },
     });
     const tunnelIds: number[] = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let tunnelsEnded = 0;
     for (let i = 0; i < tunnelCount; i++) {
+      // At most 64 SCCRQs outstanding: a burst of thousands overflows the peer's receive buffer.
+      while (i - summary.tunnels_up - tunnelsEnded >= 64) await sleep(2);
       const id = running.node.openTunnel(server);
       if (!id.ok) {
         io.err(`lts lac: ${id.error}`);
@@ -176,7 +188,6 @@ export const lacCommand: Command = {
     });
 
     const deadline = performance.now() + timeout * 1000;
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // Place calls at --rate, round-robin over the tunnels (each queues them until it is up).
     firstCallAt = performance.now();
     for (let n = 1; n <= sessionCount && tunnelIds.length > 0; n++) {

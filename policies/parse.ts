@@ -282,7 +282,8 @@ function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
     );
   }
   const realm = readRealm(ctx, top.get("realm")?.value);
-  const upstreams = readUpstreams(ctx, top.get("upstreams")?.value, hostname ?? "");
+  const listen = readListen(ctx, top.get("listen")?.value);
+  const upstreams = readUpstreams(ctx, top.get("upstreams")?.value, hostname ?? "", listen);
   // Rules are checked against every upstream declared, valid or not, so that
   // one broken upstream is reported once, not again at each rule forwarding to it.
   const upstreamsNode = ctx.deref(top.get("upstreams")?.value);
@@ -294,7 +295,7 @@ function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
     : [];
   const config: PolicyConfig = {
     hostname: hostname ?? "",
-    listen: readListen(ctx, top.get("listen")?.value),
+    listen,
     api: readApi(ctx, top.get("api")?.value),
     limits: readLimits(ctx, top.get("limits")?.value),
     log: readLog(ctx, top.get("log")?.value),
@@ -482,6 +483,7 @@ function readUpstreams(
   ctx: Context,
   value: Value,
   hostname: string,
+  listen: readonly Endpoint[],
 ): Map<string, Upstream> | undefined {
   value = ctx.deref(value);
   if (value === undefined || value === null) return new Map();
@@ -531,6 +533,13 @@ function readUpstreams(
       }
       const address = ctx.endpoint(addressField.value, `${mWhere}: address`, DEFAULTS.lnsPort);
       if (address !== undefined) {
+        // A member that is one of our own listen addresses would switch calls back to us.
+        if (listen.some((l) => endpointKey(l) === endpointKey(address))) {
+          ctx.error(
+            addressField.value,
+            `${mWhere}: ${endpointKey(address)} is one of our own listen addresses (a loop)`,
+          );
+        }
         if (seen.has(endpointKey(address))) {
           ctx.error(addressField.value, `${where}: member ${endpointKey(address)} is listed twice`);
         }

@@ -369,3 +369,18 @@ Deno.test("loadPolicyFile reads a file, and reports an unreadable one without a 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an upstream member that is one of our own listen addresses is refused (a loop)", () => {
+  const text = [
+    "hostname: a",
+    'listen: ["127.0.0.1:1701"]',
+    "lacs: [{ match: {} }]",
+    "upstreams:",
+    '  self: { members: [{ address: "127.0.0.1:1701" }] }',
+  ].join("\n");
+  const r = parsePolicy(text, "loop.yaml");
+  assert.ok(!r.ok);
+  assert.deepEqual(r.error.map(String), [
+    'loop.yaml:5:32: upstream "self" members[0]: 127.0.0.1:1701 is one of our own listen addresses (a loop)',
+  ]);
+});
