@@ -10,7 +10,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ResultCodeValue } from "../transport/avp.ts";
+import type { Avp, ResultCodeValue } from "../transport/avp.ts";
 import { StopCcnResult } from "../transport/avp_types.ts";
 import { type DatagramSocket, type Endpoint, endpointKey } from "../transport/datagram.ts";
 import { decodeHeader } from "../transport/header.ts";
@@ -176,7 +176,7 @@ export class L2tpNode {
   placeCall(
     tunnelId: number,
     fields: AvpFields = {},
-    options: { outgoing?: boolean; context?: unknown } = {},
+    options: { outgoing?: boolean; context?: unknown; extra?: Avp[] } = {},
   ): boolean {
     const entry = this.#tunnels.get(tunnelId);
     const msg = {
@@ -184,6 +184,7 @@ export class L2tpNode {
       fields,
       outgoing: options.outgoing,
       context: options.context,
+      extra: options.extra,
     };
     return entry !== undefined && entry.ref.send(msg) === "ok";
   }

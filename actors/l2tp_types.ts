@@ -7,6 +7,7 @@
 
 import type {
   AccmValue,
+  Avp,
   CallErrorsValue,
   Q931CauseValue,
   ResultCodeValue,
@@ -87,6 +88,8 @@ export interface SessionHandle {
   readonly call: AvpFields;
   /** Whether the call is established and its data channel programmed. */
   readonly established: boolean;
+  /** Vendor AVPs and unknown AVPs without the M bit the peer sent on this call, in order. */
+  readonly extraAvps: readonly Avp[];
   /** Accept an incoming request (ICRQ on an LNS, OCRQ on a LAC). */
   accept(): void;
   /** Refuse an incoming request with a CDN. */

@@ -12,6 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import type {
   AccmValue,
+  Avp,
   CallErrorsValue,
   Q931CauseValue,
   ResultCodeValue,
@@ -39,11 +40,13 @@ export type SessionMsg =
   /** A control message for this session, in order, from its tunnel. */
   | {
     type: "control";
+    /** The message's vendor and unknown AVPs (see {@link SessionHandle.extraAvps}). */
+    extra?: readonly Avp[];
     message: MessageTypeName;
     fields: AvpFields;
     problems: readonly MessageProblem[];
   }
-  | { type: "place_call"; fields: AvpFields }
+  | { type: "place_call"; fields: AvpFields; extra?: readonly Avp[] }
   | { type: "accept" }
   | { type: "reject"; result: ResultCodeValue }
   | { type: "answered"; fields: AvpFields }
@@ -77,6 +80,10 @@ class SessionActor implements Actor<SessionMsg> {
   #established = false;
   #closed = false;
   #handle: SessionHandle;
+  /** Vendor and unknown AVPs received on this call (ICRQ, ICCN, …), in order. */
+  #extraIn: Avp[] = [];
+  /** Vendor AVPs to send in our ICRQ/OCRQ. */
+  #extraOut: readonly Avp[] | undefined;
 
   constructor(start: SessionStart) {
     this.#s = start;
@@ -99,6 +106,10 @@ class SessionActor implements Actor<SessionMsg> {
       this.#close(msg.reason, ctx);
       return;
     }
+    if (msg.type === "control" && msg.extra && msg.extra.length > 0) {
+      this.#extraIn.push(...msg.extra);
+    }
+    if (msg.type === "place_call") this.#extraOut = msg.extra;
     this.#apply(toEvent(msg), ctx);
   }
 
@@ -141,6 +152,9 @@ class SessionActor implements Actor<SessionMsg> {
           fields: effect.fields,
           headerSessionId: effect.headerSessionId,
           fromSessionId: this.#s.localSessionId,
+          ...(effect.message === "ICRQ" || effect.message === "OCRQ"
+            ? { extra: this.#extraOut?.slice() }
+            : {}),
         });
         break;
       case "ask_accept":
@@ -221,6 +235,7 @@ class SessionActor implements Actor<SessionMsg> {
     const ref = () => this.#selfRef;
     const view = {
       call: () => this.#state.call,
+      extra: () => this.#extraIn,
       established: () => this.#established && !this.#closed,
     };
     const { host, tunnelInfo, localSessionId } = this.#s;
@@ -233,6 +248,9 @@ class SessionActor implements Actor<SessionMsg> {
       },
       get established() {
         return view.established();
+      },
+      get extraAvps() {
+        return view.extra();
       },
       accept: () => void ref()?.send({ type: "accept" }),
       reject: (result) => void ref()?.send({ type: "reject", result }),

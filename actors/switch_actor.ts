@@ -27,6 +27,7 @@ import type { CompiledPolicy } from "../policies/compile.ts";
 import type { CallFacts, Decision, Upstream } from "../policies/schema.ts";
 import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
 import { CdnResult } from "../transport/avp_types.ts";
+import { hopCountAvp, readHopCount } from "../transport/lts_avps.ts";
 import type { AvpFields } from "../transport/message.ts";
 import type { L2tpNode } from "./l2tp_node.ts";
 import type { CloseReason, NodeHooks, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
@@ -136,6 +137,8 @@ interface Call {
   upstream: Upstream | null;
   tried: Set<string>;
   tunnel: UpstreamTunnel | null;
+  /** Hop Count to send upstream: what the LAC side said, plus us. */
+  hops: number;
   phase: Phase;
   lastFailure: CloseReason | null;
   rule: string | null;
@@ -298,6 +301,25 @@ class SwitchActor implements Actor<SwitchMsg> {
       });
       return;
     }
+    // Chained switches count themselves in a vendor AVP; a loop of switches ends at max_hops.
+    const hops = readHopCount(incoming.extraAvps);
+    if (hops >= this.#policy.config.maxHops) {
+      this.#o.stats.rejected++;
+      log.warn(
+        "call of {user}: {hops} switch hops already, max_hops is {max}; rejected (a loop?)",
+        {
+          user: facts.user,
+          hops,
+          max: this.#policy.config.maxHops,
+        },
+      );
+      incoming.disconnect({
+        resultCode: CdnResult.GeneralError,
+        errorCode: 0,
+        errorMessage: `too many switch hops (${hops})`,
+      });
+      return;
+    }
     const upstream = this.#policy.config.upstreams.get(decision.upstream)!;
     const call: Call = {
       id: this.#nextId++,
@@ -308,6 +330,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       upstream,
       tried: new Set(),
       tunnel: null,
+      hops: hops + 1,
       phase: "accepted",
       lastFailure: null,
       rule: decision.rule,
@@ -349,7 +372,8 @@ class SwitchActor implements Actor<SwitchMsg> {
         const value = call.incoming.call[key];
         if (value !== undefined) (fields as Record<string, unknown>)[key] = value;
       }
-      if (!node.placeCall(tunnel.tunnelId, fields, { context: call.id })) continue;
+      const extra = [hopCountAvp(call.hops)];
+      if (!node.placeCall(tunnel.tunnelId, fields, { context: call.id, extra })) continue;
       this.#pool.attach(tunnel);
       call.tunnel = tunnel;
       call.phase = "placing";

@@ -29,7 +29,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ResultCodeValue } from "../transport/avp.ts";
 import { challengeResponse, verifyChallengeResponse } from "../transport/auth.ts";
-import type { Avp } from "../transport/avp.ts";
+import { type Avp, isRecognized } from "../transport/avp.ts";
 import { type AvpKey, type MessageTypeName, StopCcnResult } from "../transport/avp_types.ts";
 import { type DatagramSocket, type Endpoint, endpointKey } from "../transport/datagram.ts";
 import { put16 } from "../transport/header.ts";
@@ -105,7 +105,7 @@ export type TunnelMsg =
   | { type: "hello_check" }
   | { type: "hold_over" }
   /** Place a call on this tunnel: ICRQ as LAC (or OCRQ as LNS with `outgoing`). */
-  | { type: "place_call"; fields: AvpFields; outgoing?: boolean; context?: unknown }
+  | { type: "place_call"; fields: AvpFields; outgoing?: boolean; context?: unknown; extra?: Avp[] }
   /** From a session actor: send a control message for it. */
   | {
     type: "session_send";
@@ -165,7 +165,7 @@ class TunnelActor implements Actor<TunnelMsg> {
   #sessions = new Map<number, SessionEntry>();
   #byPeerSession = new Map<number, number>();
   #sessionIds: IdAllocator;
-  #pendingCalls: { fields: AvpFields; outgoing: boolean; context: unknown }[] = [];
+  #pendingCalls: { fields: AvpFields; outgoing: boolean; context: unknown; extra?: Avp[] }[] = [];
   #backlog: Uint8Array[] = [];
   #closedNotified = false;
   #everEstablished = false;
@@ -243,7 +243,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         ctx.stop("normal");
         break;
       case "place_call":
-        this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context);
+        this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context, msg.extra);
         break;
       case "session_send":
         if (!this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra)) {
@@ -611,7 +611,9 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#s.host.hooks.tunnelEstablished?.(this.#info);
     const pending = this.#pendingCalls;
     this.#pendingCalls = [];
-    for (const call of pending) this.#placeCall(call.fields, call.outgoing, call.context);
+    for (const call of pending) {
+      this.#placeCall(call.fields, call.outgoing, call.context, call.extra);
+    }
   }
 
   #onStopCcn(msg: ControlMessage): void {
@@ -692,11 +694,11 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   // ---- sessions ----
 
-  #placeCall(fields: AvpFields, outgoing: boolean, context: unknown): void {
+  #placeCall(fields: AvpFields, outgoing: boolean, context: unknown, extra?: Avp[]): void {
     if (
       this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn" || this.#phase === "idle"
     ) {
-      this.#pendingCalls.push({ fields, outgoing, context });
+      this.#pendingCalls.push({ fields, outgoing, context, extra });
       return;
     }
     const notPlaced = (why: string) =>
@@ -719,6 +721,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     entry.ref.send({
       type: "place_call",
       fields: { callSerialNumber: this.#callSerial, ...fields },
+      extra,
     });
   }
 
@@ -769,7 +772,13 @@ class TunnelActor implements Actor<TunnelMsg> {
         }, peerSid ?? 0);
         return;
       }
-      entry.ref.send({ type: "control", message: type, fields, problems: msg.problems });
+      entry.ref.send({
+        type: "control",
+        message: type,
+        fields,
+        problems: msg.problems,
+        extra: extraAvps(msg.avps),
+      });
       return;
     }
     if (localId === 0 && fields.assignedSessionId !== undefined) {
@@ -786,6 +795,17 @@ class TunnelActor implements Actor<TunnelMsg> {
       });
       return;
     }
-    entry.ref.send({ type: "control", message: type, fields, problems: msg.problems });
+    entry.ref.send({
+      type: "control",
+      message: type,
+      fields,
+      problems: msg.problems,
+      extra: extraAvps(msg.avps),
+    });
   }
+}
+
+/** AVPs a session keeps for the application: vendor AVPs and unknown ones (without the M bit). */
+function extraAvps(avps: readonly Avp[]): Avp[] {
+  return avps.filter((a) => !isRecognized(a));
 }

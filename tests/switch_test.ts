@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { startLts } from "../actors/lts.ts";
 import { loadPolicy } from "../policies/mod.ts";
 import { echoRequest } from "../ppp/echo.ts";
-import { simulation } from "./_l2tp_sim.ts";
+import { fieldsOf } from "../transport/message.ts";
+import { controlMessages, simulation } from "./_l2tp_sim.ts";
 
 const LTS = { hostname: "10.1.0.1", port: 1701 };
 const LAC1 = { hostname: "10.2.0.1", port: 1701 };
@@ -262,4 +263,114 @@ Deno.test("a LAC not in lacs: is refused with StopCCN result 4", () => {
   sim.scheduler.advance(10_000);
   assert.equal(stranger.recorder.tunnelsUp.length, 0);
   assert.equal(stranger.recorder.tunnelsClosed[0]?.reason.result.resultCode, 4);
+});
+
+Deno.test("chained switches count hops in a vendor AVP; a loop of switches ends at max_hops with a CDN", () => {
+  const sim = simulation(8);
+  const text = (self: string, other: string) => `
+hostname: ${self === "10.1.0.1" ? "lts-a" : "lts-b"}
+listen: ["${self}:1701"]
+max_hops: 3
+lacs: [{ match: {} }]
+upstreams: { next: { members: [{ address: "${other}:1701" }] } }
+rules: [{ name: loop, match: { domain: "isp-a.example" }, forward: next }]
+`;
+  const start = (self: string, other: string) => {
+    const policy = loadPolicy(text(self, other), `${self}.yaml`);
+    assert.ok(policy.ok, policy.ok ? "" : policy.error.join("\n"));
+    const bound = sim.network.bind({ hostname: self, port: 1701 });
+    assert.ok(bound.ok);
+    return startLts({ system: sim.system, socket: bound.value, policy: policy.value, seed: 9 });
+  };
+  const a = start("10.1.0.1", "10.1.0.2");
+  const b = start("10.1.0.2", "10.1.0.1");
+  const lac = sim.node(LAC1, { settings: { hostname: "lac-1" } });
+  const t = lac.node.openTunnel({ hostname: "10.1.0.1", port: 1701 });
+  assert.ok(t.ok);
+  lac.node.placeCall(t.value, call("loop@isp-a.example", 1));
+  assert.ok(
+    sim.runUntil(() => lac.recorder.sessionsClosed.length === 1, 60_000),
+    JSON.stringify([a.stats, b.stats]),
+  );
+  assert.match(
+    lac.recorder.sessionsClosed[0].reason.result.errorMessage ?? "",
+    /too many switch hops \(3\)/,
+  );
+  // A sends Hop Count 1 to B, B sends 2 to A, A sends 3 to B, and B, at max_hops, refuses.
+  assert.equal(a.stats.calls, 2);
+  assert.equal(b.stats.calls, 2);
+  assert.equal(b.stats.rejected, 1);
+  sim.scheduler.advance(5000);
+  assert.equal(a.stats.active + b.stats.active, 0);
+});
+
+Deno.test("an LNS behind the switch sees Hop Count 1; WEN and SLI are relayed across the switch", () => {
+  const { sim, lts, lns, lac1 } = testbed(9);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("w@isp-a.example", 1));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000));
+  assert.ok(
+    sim.runUntil(
+      () => lac1.recorder.sessionsUp.length === 1 && lns.a1.recorder.sessionsUp.length === 1,
+      5_000,
+    ),
+  );
+  const atLns = lns.a1.recorder.sessionsUp[0];
+  const hop = atLns.extraAvps.find((a) => a.vendorId === 32473 && a.attributeType === 1);
+  assert.deepEqual(hop?.value, new Uint8Array([0, 1]));
+  atLns.setLinkInfo({ sendAccm: 0, receiveAccm: 0xffffffff });
+  lac1.recorder.sessionsUp[0].wanError({
+    crcErrors: 1,
+    framingErrors: 0,
+    hardwareOverruns: 0,
+    bufferOverruns: 0,
+    timeoutErrors: 0,
+    alignmentErrors: 0,
+  });
+  sim.scheduler.advance(2000);
+  const sli = controlMessages(lac1.recorder.wire, new TextEncoder().encode("lac-secret")).find((
+    m,
+  ) => m.type === "SLI");
+  assert.deepEqual(
+    sli && fieldsOf(sli.avps).accm,
+    { sendAccm: 0, receiveAccm: 0xffffffff },
+    "the LNS's SLI reached the LAC",
+  );
+  const wen = controlMessages(lns.a1.recorder.wire, new TextEncoder().encode("a-secret")).find((
+    m,
+  ) => m.type === "WEN");
+  assert.equal(wen && fieldsOf(wen.avps).callErrors?.crcErrors, 1, "the LAC's WEN reached the LNS");
+});
+
+Deno.test("max_sessions of a member is respected: the next call goes to the next member", () => {
+  const policy = POLICY.replace(
+    '{ address: "10.3.0.1:1701", secret: "a-secret", priority: 1 }',
+    '{ address: "10.3.0.1:1701", secret: "a-secret", priority: 1, max_sessions: 2 }',
+  );
+  const { sim, lts, lns, lac1 } = testbed(10, policy);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  for (let i = 0; i < 5; i++) lac1.node.placeCall(t.value, call(`m${i}@isp-a.example`, i));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 5, 30_000), JSON.stringify(lts.stats));
+  assert.equal(lns.a1.recorder.sessionsUp.length, 2);
+  assert.equal(lns.a2.recorder.sessionsUp.length, 3);
+});
+
+Deno.test("an upstream tunnel left idle is closed after the idle timeout", () => {
+  const { sim, lts, lns, lac1 } = testbed(11);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("i@isp-a.example", 1));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000));
+  assert.ok(sim.runUntil(() => lac1.recorder.sessionsUp.length === 1, 5_000));
+  assert.equal(lns.a1.node.tunnelCount, 1);
+  lac1.recorder.sessionsUp[0].disconnect({ resultCode: 3 });
+  sim.scheduler.advance(30_000);
+  assert.equal(lns.a1.node.tunnelCount, 1, "still open within the idle timeout");
+  assert.ok(
+    sim.runUntil(() => lns.a1.node.tunnelCount === 0, 120_000),
+    "closed once idle for 60 s",
+  );
+  assert.equal(lac1.node.tunnelCount, 1, "the LAC's tunnel is not the switch's to close");
 });
