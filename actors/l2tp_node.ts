@@ -43,6 +43,8 @@ export interface L2tpNodeOptions {
   hooks?: NodeHooks;
   /** Most tunnels at once; SCCRQs beyond it are dropped before any state is allocated. Default 2000. */
   maxTunnels?: number;
+  /** New tunnels accepted per second (token bucket, burst of one second's worth); SCCRQs over it are dropped before any state is allocated. Default: unlimited. */
+  sccrqPerSecond?: number;
   /** Mailbox bound of each tunnel actor. Default 256. */
   tunnelMailbox?: number;
   /** Random octets (challenges, Random Vectors). Default: crypto.getRandomValues. */
@@ -66,6 +68,7 @@ export interface NodeCounters extends TunnelCounters {
   notSccrq: number;
   peerRestarts: number;
   forwardFailed: number;
+  sccrqRateLimited: number;
 }
 
 interface TunnelEntry {
@@ -95,6 +98,7 @@ export class L2tpNode {
     notSccrq: 0,
     peerRestarts: 0,
     forwardFailed: 0,
+    sccrqRateLimited: 0,
     malformed: 0,
     outOfSequence: 0,
     authFailures: 0,
@@ -111,6 +115,8 @@ export class L2tpNode {
   #bySccrq = new Map<string, number>();
   #host: TunnelHost;
   #hooks: NodeHooks;
+  #sccrqTokens = 0;
+  #sccrqRefilledAt = 0;
 
   constructor(options: L2tpNodeOptions) {
     this.#options = options;
@@ -120,6 +126,8 @@ export class L2tpNode {
     const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     const idRandom = new Prng(seed);
     this.#tunnelIds = new IdAllocator({ random: new Prng(seed ^ 0x5bd1e995) });
+    this.#sccrqTokens = options.sccrqPerSecond ?? 0;
+    this.#sccrqRefilledAt = options.system.clock.now();
     const userHooks = options.hooks ?? {};
     // Our SCCRQ is no longer outstanding once the tunnel is up (§4.4.3 tie-break window).
     this.#hooks = {
@@ -295,6 +303,21 @@ export class L2tpNode {
     entry.receive(payload.subarray(h.value.payloadOffset, h.value.messageLength));
   }
 
+  /** Token bucket of new tunnels: refills at `sccrqPerSecond`, holds one second's worth. */
+  #takeSccrqToken(): boolean {
+    const rate = this.#options.sccrqPerSecond;
+    if (rate === undefined) return true;
+    const now = this.#system.clock.now();
+    this.#sccrqTokens = Math.min(
+      rate,
+      this.#sccrqTokens + ((now - this.#sccrqRefilledAt) / 1000) * rate,
+    );
+    this.#sccrqRefilledAt = now;
+    if (this.#sccrqTokens < 1) return false;
+    this.#sccrqTokens -= 1;
+    return true;
+  }
+
   #onTunnelZero(payload: Uint8Array, from: Endpoint): void {
     const decoded = decodeControl(payload);
     if (!decoded.ok || decoded.value.type !== "SCCRQ") {
@@ -326,6 +349,10 @@ export class L2tpNode {
       });
     }
     if (!this.#tieBreak(from, f.tieBreaker)) return;
+    if (!this.#takeSccrqToken()) {
+      this.counters.sccrqRateLimited++;
+      return;
+    }
     if (this.#tunnels.size >= (this.#options.maxTunnels ?? 2000)) {
       this.counters.tunnelLimit++;
       return;

@@ -50,6 +50,7 @@ export function startLts(options: LtsOptions): Lts {
     failed: 0,
     failovers: 0,
     active: 0,
+    pending: 0,
     framesBeforeSwitch: 0,
     eventsLost: 0,
   };
@@ -60,6 +61,7 @@ export function startLts(options: LtsOptions): Lts {
     socket: options.socket,
     settings: { hostname: config.hostname },
     maxTunnels: config.limits.maxTunnels,
+    sccrqPerSecond: config.limits.sccrqPerSecond,
     randomBytes: options.randomBytes,
     seed: options.seed,
     hooks: switchHooks(() => started.ref, stats),

@@ -89,6 +89,8 @@ export interface SwitchStats {
   failed: number;
   failovers: number;
   active: number;
+  /** Calls accepted at ICRQ and not yet decided (they count against limits.max_sessions). */
+  pending: number;
   framesBeforeSwitch: number;
   eventsLost: number;
 }
@@ -155,6 +157,8 @@ class SwitchActor implements Actor<SwitchMsg> {
   #pool: UpstreamPool;
   #calls = new Map<number, Call>();
   #byIncoming = new Map<SessionHandle, Call>();
+  /** Calls accepted at ICRQ whose ICCN has not come yet. */
+  #pending = new Set<SessionHandle>();
   #nextId = 1;
   #ctx!: ActorContext<SwitchMsg>;
 
@@ -235,6 +239,16 @@ class SwitchActor implements Actor<SwitchMsg> {
       });
       return;
     }
+    // limits.max_sessions: calls beyond it get CDN result 4 (temporary lack of facilities) at ICRQ.
+    if (this.#o.stats.active + this.#pending.size >= this.#policy.config.limits.maxSessions) {
+      this.#o.stats.rejected++;
+      session.reject({
+        resultCode: CdnResult.NoFacilitiesTemporary,
+        errorCode: 4,
+        errorMessage: "session limit reached",
+      });
+      return;
+    }
     const { user: _user, ...facts } = this.#facts(session);
     const early = this.#policy.decideEarly(facts);
     if (early !== "need_user" && early.action === "reject") {
@@ -250,11 +264,15 @@ class SwitchActor implements Actor<SwitchMsg> {
       });
       return;
     }
+    this.#pending.add(session);
+    this.#o.stats.pending = this.#pending.size;
     session.accept();
   }
 
   #onIncomingUp(incoming: SessionHandle): void {
     this.#o.stats.calls++;
+    this.#pending.delete(incoming);
+    this.#o.stats.pending = this.#pending.size;
     const facts = this.#facts(incoming);
     let decision: Decision | "need_user";
     if (facts.user === undefined) {
@@ -440,6 +458,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   }
 
   #onIncomingClosed(incoming: SessionHandle, reason: CloseReason): void {
+    if (this.#pending.delete(incoming)) this.#o.stats.pending = this.#pending.size;
     const call = this.#byIncoming.get(incoming);
     if (call === undefined) return;
     call.incomingClosed = true;

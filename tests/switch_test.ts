@@ -374,3 +374,35 @@ Deno.test("an upstream tunnel left idle is closed after the idle timeout", () =>
   );
   assert.equal(lac1.node.tunnelCount, 1, "the LAC's tunnel is not the switch's to close");
 });
+
+Deno.test("limits: max_sessions refuses calls beyond it with CDN 4; sccrq_per_second drops SCCRQs over the rate", () => {
+  const policy = POLICY.replace(
+    "hostname: lts-a\n",
+    "hostname: lts-a\nlimits: { max_sessions: 3, sccrq_per_second: 2 }\n",
+  );
+  const { sim, lts, lac1 } = testbed(12, policy);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  for (let i = 0; i < 5; i++) lac1.node.placeCall(t.value, call(`c${i}@isp-a.example`, i));
+  assert.ok(
+    sim.runUntil(
+      () => lts.stats.switched === 3 && lac1.recorder.sessionsClosed.length === 2,
+      30_000,
+    ),
+    JSON.stringify(lts.stats),
+  );
+  assert.ok(lac1.recorder.sessionsClosed.every((c) => c.reason.result.resultCode === 4));
+  // SCCRQs: the bucket holds 2 (one second's worth); the LAC's tunnel took one, so of 5 new hosts 1 gets in at once.
+  const before = lts.node.counters.sccrqRateLimited;
+  for (let i = 0; i < 5; i++) {
+    const lac = sim.node({ hostname: `10.8.0.${i + 1}`, port: 1701 }, {
+      settings: { hostname: `lac-x${i}`, secret: new TextEncoder().encode("lac-secret") },
+    });
+    lac.node.openTunnel(LTS);
+  }
+  sim.scheduler.advance(10);
+  assert.equal(lts.node.counters.sccrqRateLimited - before, 4);
+  // They retransmit (§5.8) and get in as the bucket refills.
+  sim.scheduler.advance(20_000);
+  assert.equal(lts.node.tunnelCount, 1 + 5 + 1, "six LAC tunnels and the one to isp-a's member");
+});
