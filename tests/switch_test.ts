@@ -406,3 +406,21 @@ Deno.test("limits: max_sessions refuses calls beyond it with CDN 4; sccrq_per_se
   sim.scheduler.advance(20_000);
   assert.equal(lts.node.tunnelCount, 1 + 5 + 1, "six LAC tunnels and the one to isp-a's member");
 });
+
+Deno.test("an upstream tunnel lost (LNS gone silent) clears its switched calls with a CDN to the LAC", () => {
+  const { sim, lts, lns, lac1 } = testbed(13);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("gone@isp-a.example", 1));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000));
+  assert.ok(sim.runUntil(() => lac1.recorder.sessionsUp.length === 1, 5_000));
+  // The LNS disappears without a word: only the switch's HELLO (60 s idle) and its retransmissions tell.
+  sim.network.partition(LTS, A1);
+  assert.ok(
+    sim.runUntil(() => lac1.recorder.sessionsClosed.length === 1, 200_000),
+    JSON.stringify(lts.stats),
+  );
+  assert.equal(lac1.recorder.tunnelsClosed.length, 0, "the LAC's tunnel stays up");
+  assert.equal(lts.stats.active, 0);
+  assert.equal(lts.node.forwarding.size, 0);
+});
