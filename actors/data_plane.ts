@@ -25,6 +25,9 @@ export interface DataEntry {
   /** Frames received and sent on this entry. */
   rxFrames: number;
   txFrames: number;
+  /** Octets of PPP frames received and sent (headers excluded). */
+  rxBytes: number;
+  txBytes: number;
   /**
    * A switched session: frames that arrive here go straight out on this other
    * leg's entry, header rewritten, with no actor hop (DESIGN.md data plane).
@@ -85,6 +88,7 @@ export function sendFrame(socket: DatagramSocket, entry: DataEntry, frame: Uint8
   packet.set(frame, writeDataHeader(packet, h, frame.length));
   if (entry.sequencing) entry.ns = (entry.ns + 1) & 0xffff;
   entry.txFrames++;
+  entry.txBytes += frame.length;
   return socket.send(packet, entry.peer) === "ok";
 }
 
@@ -107,8 +111,9 @@ export function forwardData(
   to: DataEntry,
 ): boolean {
   if (to.removed) return false;
-  to.txFrames++;
   if (!to.sequencing && header.ns === null && header.offsetSize === null) {
+    to.txFrames++;
+    to.txBytes += header.messageLength - header.payloadOffset;
     // Flags (2), then Length (2) when the L bit is set, then Tunnel ID and Session ID (§3.1).
     const at = (packet[0] & 0x40) !== 0 ? 4 : 2;
     packet[at] = to.peerTunnelId >> 8;
@@ -117,6 +122,5 @@ export function forwardData(
     packet[at + 3] = to.peerSessionId & 0xff;
     return socket.send(packet.subarray(0, header.messageLength), to.peer) === "ok";
   }
-  to.txFrames--;
   return sendFrame(socket, to, packet.subarray(header.payloadOffset, header.messageLength));
 }

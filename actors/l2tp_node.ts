@@ -18,7 +18,12 @@ import { md5 } from "../transport/md5.ts";
 import { type AvpFields, decodeControl, fieldsOf } from "../transport/message.ts";
 import type { Result } from "../transport/result.ts";
 import { forwardData, ForwardingTable } from "./data_plane.ts";
-import { type NodeHooks, TUNNEL_DEFAULTS, type TunnelSettings } from "./l2tp_types.ts";
+import {
+  type NodeHooks,
+  TUNNEL_DEFAULTS,
+  type TunnelInfo,
+  type TunnelSettings,
+} from "./l2tp_types.ts";
 import { Prng } from "./prng.ts";
 import { IdAllocator } from "./registry.ts";
 import type { ActorRef, ActorSystem } from "./system.ts";
@@ -69,6 +74,9 @@ export interface NodeCounters extends TunnelCounters {
   peerRestarts: number;
   forwardFailed: number;
   sccrqRateLimited: number;
+  /** Data frames switched from one leg to the other, and their PPP octets. */
+  forwardedFrames: number;
+  forwardedBytes: number;
 }
 
 interface TunnelEntry {
@@ -99,11 +107,14 @@ export class L2tpNode {
     peerRestarts: 0,
     forwardFailed: 0,
     sccrqRateLimited: 0,
+    forwardedFrames: 0,
+    forwardedBytes: 0,
     malformed: 0,
     outOfSequence: 0,
     authFailures: 0,
     channelFull: 0,
     unknownSession: 0,
+    controlRetransmits: 0,
   };
   readonly forwarding: ForwardingTable = new ForwardingTable();
   readonly socket: DatagramSocket;
@@ -113,6 +124,7 @@ export class L2tpNode {
   #tunnelIds: IdAllocator;
   #tunnels = new Map<number, TunnelEntry>();
   #bySccrq = new Map<string, number>();
+  #infos = new Map<number, TunnelInfo>();
   #host: TunnelHost;
   #hooks: NodeHooks;
   #sccrqTokens = 0;
@@ -151,6 +163,8 @@ export class L2tpNode {
       idRandom,
       admit: options.admit ?? (() => ({ accept: true })),
       forget: (tunnelId) => this.#forget(tunnelId),
+      // The actor may start before spawn() returns, so its view is kept apart from the entry.
+      register: (tunnelId, info) => void this.#infos.set(tunnelId, info),
     };
     options.socket.onReceive((payload, from) => this.#onReceive(payload, from));
   }
@@ -158,6 +172,11 @@ export class L2tpNode {
   /** Tunnels with a live actor. */
   get tunnelCount(): number {
     return this.#tunnels.size;
+  }
+
+  /** Live views of every tunnel. */
+  tunnels(): TunnelInfo[] {
+    return [...this.#infos.values()];
   }
 
   /**
@@ -232,6 +251,7 @@ export class L2tpNode {
   }
 
   #forget(tunnelId: number): void {
+    this.#infos.delete(tunnelId);
     const entry = this.#tunnels.get(tunnelId);
     if (entry === undefined) return;
     this.#tunnels.delete(tunnelId);
@@ -296,8 +316,14 @@ export class L2tpNode {
       return;
     }
     entry.rxFrames++;
+    entry.rxBytes += h.value.messageLength - h.value.payloadOffset;
     if (entry.forward !== undefined) {
-      if (!forwardData(this.socket, payload, h.value, entry.forward)) this.counters.forwardFailed++;
+      if (forwardData(this.socket, payload, h.value, entry.forward)) {
+        this.counters.forwardedFrames++;
+        this.counters.forwardedBytes += h.value.messageLength - h.value.payloadOffset;
+      } else {
+        this.counters.forwardFailed++;
+      }
       return;
     }
     entry.receive(payload.subarray(h.value.payloadOffset, h.value.messageLength));

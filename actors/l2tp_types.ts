@@ -65,6 +65,8 @@ export interface TunnelInfo {
   readonly initiator: boolean;
   /** Whether the control connection is established (§7.2). */
   readonly established: boolean;
+  /** Sessions the tunnel carries now. */
+  readonly sessionCount: number;
 }
 
 /** Why a tunnel or session ended. */

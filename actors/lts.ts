@@ -6,7 +6,20 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import type { CompiledPolicy } from "../policies/compile.ts";
+import type { PolicyError } from "../policies/error.ts";
+import { endpointKey } from "../transport/datagram.ts";
+import type { Result } from "../transport/result.ts";
+import type {
+  LtsControl,
+  MetricsView,
+  PolicyView,
+  ReloadOutcome,
+  SessionView,
+  StatusView,
+  TunnelView,
+} from "./control.ts";
 import type { DatagramSocket } from "../transport/datagram.ts";
 import { L2tpNode } from "./l2tp_node.ts";
 import {
@@ -15,9 +28,12 @@ import {
   switchHooks,
   type SwitchMsg,
   type SwitchStats,
+  type SwitchViews,
 } from "./switch_actor.ts";
 import type { ActorRef, ActorSystem } from "./system.ts";
 import { StopCcnResult } from "../transport/avp_types.ts";
+
+const log = getLogger(["lts", "policy"]);
 
 /** A running switch. */
 export interface Lts {
@@ -102,4 +118,230 @@ export function startLts(options: LtsOptions): Lts {
   );
   started.ref = switchRef;
   return { node, switch: switchRef, stats, policy: holder };
+}
+
+/**
+ * The operator's handle on a running switch ({@link LtsControl}): views for
+ * the API, reload, drain, and a graceful stop.
+ */
+export class LtsRuntime implements LtsControl {
+  readonly lts: Lts;
+  #source: string;
+  #load: () => Promise<Result<CompiledPolicy, PolicyError[]>>;
+  #startedAt: number;
+  #loadedAt = new Date();
+  #reloads = { ok: 0, failed: 0 };
+  #mailboxDrops = 0;
+  #system: ActorSystem;
+  #draining = false;
+
+  constructor(
+    lts: Lts,
+    options: {
+      system: ActorSystem;
+      source: string;
+      load: () => Promise<Result<CompiledPolicy, PolicyError[]>>;
+    },
+  ) {
+    this.lts = lts;
+    this.#system = options.system;
+    this.#source = options.source;
+    this.#load = options.load;
+    this.#startedAt = options.system.clock.now();
+    options.system.events.subscribe((e) => {
+      if (e.type === "mailbox_full") this.#mailboxDrops++;
+    });
+  }
+
+  #ask<T>(make: (reply: (value: T) => void) => SwitchMsg): Promise<T> {
+    return new Promise((resolve) => {
+      if (this.lts.switch.send(make(resolve)) !== "ok") {
+        throw new Error("the switch is not running");
+      }
+    });
+  }
+
+  #views(): Promise<SwitchViews> {
+    return this.#ask((reply) => ({ type: "views", reply }));
+  }
+
+  async status(): Promise<StatusView> {
+    const v = await this.#views();
+    const tunnels = this.lts.node.tunnels();
+    const count = (state: string) => v.sessions.filter((s) => s.state === state).length;
+    const s = this.lts.stats;
+    return {
+      hostname: this.lts.policy.policy.config.hostname,
+      uptimeSeconds: Math.round((this.#system.clock.now() - this.#startedAt) / 1000),
+      policyVersion: this.lts.policy.version,
+      draining: v.draining,
+      tunnels: {
+        lac: tunnels.filter((t) => !t.initiator).length,
+        upstream: tunnels.filter((t) => t.initiator).length,
+      },
+      sessions: {
+        placing: count("placing"),
+        switched: count("switched"),
+        closing: count("closing"),
+      },
+      calls: {
+        total: s.calls,
+        switched: s.switched,
+        rejected: s.rejected,
+        failed: s.failed,
+        failovers: s.failovers,
+      },
+    };
+  }
+
+  async tunnels(): Promise<TunnelView[]> {
+    const v = await this.#views();
+    return this.lts.node.tunnels().map((t) => {
+      const up = v.upstreamTunnels.get(t.tunnelId);
+      return {
+        tunnelId: t.tunnelId,
+        peerTunnelId: t.peerTunnelId,
+        peer: endpointKey(t.peer),
+        peerHostName: t.peerHostName,
+        role: t.initiator ? "upstream" : "lac",
+        established: t.established,
+        sessions: t.sessionCount,
+        ...(up ? { upstream: up.upstream, member: up.member, draining: up.draining } : {}),
+      };
+    });
+  }
+
+  async sessions(
+    filter: { user?: string; upstream?: string; state?: string } = {},
+  ): Promise<SessionView[]> {
+    const v = await this.#views();
+    return v.sessions.filter((s) =>
+      (filter.user === undefined || s.user === filter.user) &&
+      (filter.upstream === undefined || s.upstream === filter.upstream) &&
+      (filter.state === undefined || s.state === filter.state)
+    );
+  }
+
+  policy(): PolicyView {
+    const c = this.lts.policy.policy.config;
+    return {
+      version: this.lts.policy.version,
+      source: this.#source,
+      loadedAt: this.#loadedAt.toISOString(),
+      rules: c.rules.length,
+      upstreams: [...c.upstreams.keys()],
+      reloads: { ...this.#reloads },
+    };
+  }
+
+  async metrics(): Promise<MetricsView> {
+    const v = await this.#views();
+    const c = this.lts.node.counters;
+    const tunnels = this.lts.node.tunnels();
+    const byTunnel = new Map<string, number>();
+    for (const t of tunnels) {
+      const key = `${t.initiator ? "upstream" : "lac"}|${t.established}`;
+      byTunnel.set(key, (byTunnel.get(key) ?? 0) + 1);
+    }
+    const bySession = new Map<string, number>();
+    for (const s of v.sessions) {
+      const key = `${s.state}|${s.upstream ?? ""}`;
+      bySession.set(key, (bySession.get(key) ?? 0) + 1);
+    }
+    return {
+      tunnels: [...byTunnel].map(([k, count]) => {
+        const [role, established] = k.split("|");
+        return { role: role as "lac" | "upstream", established: established === "true", count };
+      }),
+      sessions: [...bySession].map(([k, count]) => {
+        const [state, upstream] = k.split("|");
+        return { state, upstream, count };
+      }),
+      rejectsByResultCode: v.rejectsByResultCode,
+      callsTotal: this.lts.stats.calls,
+      callsSwitchedTotal: this.lts.stats.switched,
+      failoversTotal: this.lts.stats.failovers,
+      controlRetransmitsTotal: c.controlRetransmits,
+      dataForwardedFrames: c.forwardedFrames,
+      dataForwardedBytes: c.forwardedBytes,
+      dataDropped: {
+        unknown_session: this.lts.node.forwarding.unknownSession,
+        before_switch: this.lts.stats.framesBeforeSwitch,
+        forward_failed: c.forwardFailed,
+      },
+      datagramsDropped: {
+        short: c.short,
+        bad_version: c.badVersion,
+        malformed: c.malformed,
+        unknown_tunnel: c.unknownTunnel,
+        wrong_peer: c.wrongPeer,
+        tunnel_mailbox_full: c.tunnelMailboxFull,
+        tunnel_limit: c.tunnelLimit,
+        sccrq_rate_limited: c.sccrqRateLimited,
+        not_sccrq: c.notSccrq,
+      },
+      mailboxDropsTotal: this.#mailboxDrops,
+      reloads: { ...this.#reloads },
+      policyVersion: this.lts.policy.version,
+    };
+  }
+
+  async reload(): Promise<ReloadOutcome> {
+    const loaded = await this.#load();
+    if (!loaded.ok) {
+      this.#reloads.failed++;
+      for (const e of loaded.error) {
+        log.error("reload refused, policy unchanged: {error}", { error: e.toString() });
+      }
+      return {
+        ok: false,
+        errors: loaded.error.map((e) => ({
+          file: e.file,
+          line: e.line,
+          col: e.col,
+          message: e.message,
+        })),
+      };
+    }
+    const version = await this.#ask<number>((reply) => ({
+      type: "policy",
+      policy: loaded.value,
+      reply,
+    }));
+    this.#reloads.ok++;
+    this.#loadedAt = new Date();
+    log.info("reloaded {source}: policy version {version}", { source: this.#source, version });
+    return { ok: true, version };
+  }
+
+  drain(): void {
+    this.#draining = true;
+    this.lts.switch.send({ type: "drain" });
+  }
+
+  /** Whether `drain()` or `stop()` was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  disconnect(id: number): Promise<boolean> {
+    return this.#ask((reply) => ({ type: "disconnect_call", id, reply }));
+  }
+
+  /**
+   * Graceful stop: no new calls, CDN result 3 on both legs of every call,
+   * then StopCCN on every tunnel, waiting up to `graceMs` for them to end.
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#draining = true;
+    const until = Date.now() + graceMs;
+    await this.#ask<number>((reply) => ({ type: "shutdown", reply }));
+    const node = this.lts.node;
+    // Let the CDNs be acknowledged before the StopCCNs clear what is left (§5.7).
+    while (node.forwarding.size > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    node.closeAll();
+    while (node.tunnelCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -216,6 +216,8 @@ class SessionActor implements Actor<SessionMsg> {
       receive: (frame) => this.#s.host.hooks.frame?.(this.#handle, frame),
       rxFrames: 0,
       txFrames: 0,
+      rxBytes: 0,
+      txBytes: 0,
     });
     this.#forwarding = true;
   }

@@ -24,6 +24,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { CompiledPolicy } from "../policies/compile.ts";
+import type { LegView, SessionView } from "./control.ts";
+import type { DataEntry } from "./data_plane.ts";
+import { endpointKey } from "../transport/datagram.ts";
 import type { CallFacts, Decision, Upstream } from "../policies/schema.ts";
 import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
 import { CdnResult } from "../transport/avp_types.ts";
@@ -55,7 +58,25 @@ export type SwitchMsg =
     session: SessionHandle;
     event: { wanError?: CallErrorsValue; accm?: AccmValue };
   }
-  | { type: "idle_check" };
+  | { type: "idle_check" }
+  /** A reloaded policy: new calls follow it; switched calls keep the version they were decided by. */
+  | { type: "policy"; policy: CompiledPolicy; reply: (version: number) => void }
+  /** Stop accepting new calls. */
+  | { type: "drain" }
+  /** Clear every call on both legs with CDN result 3, and stop accepting. */
+  | { type: "shutdown"; reply: (calls: number) => void }
+  | { type: "disconnect_call"; id: number; reply: (found: boolean) => void }
+  | { type: "views"; reply: (views: SwitchViews) => void };
+
+/** The switch's state, for the operator views. */
+export interface SwitchViews {
+  sessions: SessionView[];
+  /** Upstream tunnels by Tunnel ID. */
+  upstreamTunnels: Map<number, { upstream: string; member: string; draining: boolean }>;
+  draining: boolean;
+  /** CDN Result Codes sent to LACs for calls never switched. */
+  rejectsByResultCode: Record<string, number>;
+}
 
 /**
  * Node hooks that hand every event to the switch. Frames on a leg that is not
@@ -159,6 +180,9 @@ class SwitchActor implements Actor<SwitchMsg> {
   #byIncoming = new Map<SessionHandle, Call>();
   /** Calls accepted at ICRQ whose ICCN has not come yet. */
   #pending = new Set<SessionHandle>();
+  #draining = false;
+  #rejects: Record<string, number> = {};
+  #startedAt = new Map<number, number>();
   #nextId = 1;
   #ctx!: ActorContext<SwitchMsg>;
 
@@ -208,6 +232,37 @@ class SwitchActor implements Actor<SwitchMsg> {
         this.#closeIdleTunnels();
         ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
         return;
+      case "policy": {
+        this.#o.policy.policy = msg.policy;
+        this.#o.policy.version++;
+        const drained = this.#pool.drainRemoved(msg.policy.config.upstreams);
+        log.info("policy version {version} in force; {drained} upstream tunnels drain", {
+          version: this.#o.policy.version,
+          drained,
+        });
+        msg.reply(this.#o.policy.version);
+        return;
+      }
+      case "drain":
+        this.#draining = true;
+        return;
+      case "shutdown": {
+        this.#draining = true;
+        const calls = [...this.#calls.values()];
+        for (const call of calls) this.#clear(call);
+        for (const s of this.#pending) s.disconnect({ resultCode: CdnResult.Administrative });
+        msg.reply(calls.length);
+        return;
+      }
+      case "disconnect_call": {
+        const call = this.#calls.get(msg.id);
+        if (call) this.#clear(call);
+        msg.reply(call !== undefined);
+        return;
+      }
+      case "views":
+        msg.reply(this.#views());
+        return;
       default: {
         const never: never = msg;
         return never;
@@ -239,9 +294,20 @@ class SwitchActor implements Actor<SwitchMsg> {
       });
       return;
     }
+    if (this.#draining) {
+      this.#o.stats.rejected++;
+      this.#countReject(CdnResult.NoFacilitiesTemporary);
+      session.reject({
+        resultCode: CdnResult.NoFacilitiesTemporary,
+        errorCode: 0,
+        errorMessage: "draining: not accepting calls",
+      });
+      return;
+    }
     // limits.max_sessions: calls beyond it get CDN result 4 (temporary lack of facilities) at ICRQ.
     if (this.#o.stats.active + this.#pending.size >= this.#policy.config.limits.maxSessions) {
       this.#o.stats.rejected++;
+      this.#countReject(CdnResult.NoFacilitiesTemporary);
       session.reject({
         resultCode: CdnResult.NoFacilitiesTemporary,
         errorCode: 4,
@@ -253,6 +319,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     const early = this.#policy.decideEarly(facts);
     if (early !== "need_user" && early.action === "reject") {
       this.#o.stats.rejected++;
+      this.#countReject(early.resultCode);
       log.info("call from {lac} rejected at ICRQ by rule {rule}", {
         lac: facts.lacHostname,
         rule: early.rule,
@@ -285,6 +352,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       // Client-initiated calls without proxy authentication need local PPP authentication
       // (the PPP issue); until then they cannot be switched by user name.
       this.#o.stats.rejected++;
+      this.#countReject(CdnResult.GeneralError);
       log.warn(
         "call {tunnelId}/{sessionId} from {lac}: no Proxy Authen Name and the policy needs the user",
         {
@@ -302,6 +370,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     }
     if (decision.action === "reject") {
       this.#o.stats.rejected++;
+      this.#countReject(decision.resultCode);
       log.info("call of {user} rejected by rule {rule}", { user: facts.user, rule: decision.rule });
       incoming.disconnect({
         resultCode: decision.resultCode,
@@ -312,6 +381,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     }
     if (decision.action === "terminate") {
       this.#o.stats.rejected++;
+      this.#countReject(CdnResult.GeneralError);
       incoming.disconnect({
         resultCode: CdnResult.GeneralError,
         errorCode: 0,
@@ -323,6 +393,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     const hops = readHopCount(incoming.extraAvps);
     if (hops >= this.#policy.config.maxHops) {
       this.#o.stats.rejected++;
+      this.#countReject(CdnResult.GeneralError);
       log.warn(
         "call of {user}: {hops} switch hops already, max_hops is {max}; rejected (a loop?)",
         {
@@ -356,6 +427,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
+    this.#startedAt.set(call.id, this.#ctx.now());
     this.#o.stats.active++;
     this.#placeNext(call);
   }
@@ -416,6 +488,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       result: result.resultCode,
     });
     call.phase = "closing";
+    this.#countReject(result.resultCode);
     if (!call.incomingClosed) call.incoming.disconnect(result, call.lastFailure?.q931);
     this.#forgetIfDone(call);
   }
@@ -539,6 +612,69 @@ class SwitchActor implements Actor<SwitchMsg> {
     if (event.accm) other.setLinkInfo(event.accm);
   }
 
+  /** CDN result 3 (administrative) on both legs. */
+  #clear(call: Call): void {
+    call.phase = "closing";
+    const result = { resultCode: CdnResult.Administrative };
+    if (!call.incomingClosed) call.incoming.disconnect(result);
+    if (call.outgoing !== null && !call.outgoingClosed) call.outgoing.disconnect(result);
+  }
+
+  #countReject(resultCode: number): void {
+    this.#rejects[resultCode] = (this.#rejects[resultCode] ?? 0) + 1;
+  }
+
+  #leg(s: SessionHandle): LegView {
+    const e: DataEntry | undefined = this.#o.node().forwarding.get(s.tunnel.tunnelId, s.sessionId);
+    return {
+      tunnelId: s.tunnel.tunnelId,
+      sessionId: s.sessionId,
+      peer: endpointKey(s.tunnel.peer),
+      peerHostName: s.tunnel.peerHostName,
+      rxFrames: e?.rxFrames ?? 0,
+      txFrames: e?.txFrames ?? 0,
+      rxBytes: e?.rxBytes ?? 0,
+      txBytes: e?.txBytes ?? 0,
+    };
+  }
+
+  #views(): SwitchViews {
+    const now = this.#ctx.now();
+    const sessions: SessionView[] = [...this.#calls.values()].map((call) => ({
+      id: call.id,
+      state: call.phase === "switched"
+        ? "switched"
+        : call.phase === "closing"
+        ? "closing"
+        : "placing",
+      user: call.incoming.call.proxyAuthenName ?? null,
+      calledNumber: call.incoming.call.calledNumber ?? null,
+      callingNumber: call.incoming.call.callingNumber ?? null,
+      rule: call.rule,
+      upstream: call.upstream?.name ?? null,
+      member: call.tunnel?.member.key ?? null,
+      policyVersion: call.policyVersion,
+      ageMs: now - (this.#startedAt.get(call.id) ?? now),
+      incoming: this.#leg(call.incoming),
+      outgoing: call.outgoing === null ? null : this.#leg(call.outgoing),
+    }));
+    const upstreamTunnels = new Map(
+      this.#pool.allTunnels().map((
+        t,
+      ) => [t.tunnelId, {
+        upstream: t.member.upstream,
+        member: t.member.key,
+        draining: t.draining,
+      }]),
+    );
+    return {
+      sessions,
+      upstreamTunnels,
+      draining: this.#draining,
+      rejectsByResultCode: { ...this.#rejects },
+    };
+  }
+
   #forgetIfDone(call: Call): void {
     const outgoingDone = call.outgoing === null
       ? call.tunnel === null || call.outgoingClosed
@@ -548,6 +684,7 @@ class SwitchActor implements Actor<SwitchMsg> {
 
   #forget(call: Call): void {
     if (!this.#calls.delete(call.id)) return;
+    this.#startedAt.delete(call.id);
     this.#byIncoming.delete(call.incoming);
     this.#o.stats.active--;
   }

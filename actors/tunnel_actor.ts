@@ -78,6 +78,7 @@ export interface TunnelCounters {
   authFailures: number;
   channelFull: number;
   unknownSession: number;
+  controlRetransmits: number;
 }
 
 /** What a tunnel actor needs from its node. */
@@ -94,6 +95,8 @@ export interface TunnelHost {
   admit(peer: { from: Endpoint; hostName: string }): Admission;
   /** Called once the tunnel's actor has stopped, to forget tie-breaker and retransmitted-SCCRQ state. */
   forget(tunnelId: number): void;
+  /** Called when the tunnel's actor starts, with the live view of it. */
+  register(tunnelId: number, info: TunnelInfo): void;
 }
 
 /** Messages a tunnel actor handles. */
@@ -182,6 +185,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#peer = start.peer;
     const view = {
       established: () => this.#phase === "established",
+      sessions: () => this.#sessions.size,
       peerTunnelId: () => this.#peerTunnelId,
       peer: () => this.#peer,
       host: () => this.#peerHostName,
@@ -201,11 +205,15 @@ class TunnelActor implements Actor<TunnelMsg> {
       get established() {
         return view.established();
       },
+      get sessionCount() {
+        return view.sessions();
+      },
     };
   }
 
   onStart(ctx: ActorContext<TunnelMsg>): void {
     this.#ctx = ctx;
+    this.#s.host.register(this.#s.tunnelId, this.#info);
     this.#lastRx = ctx.now();
     this.#openChannel(this.#settings);
     if (this.#s.sccrq !== undefined) {
@@ -233,9 +241,12 @@ class TunnelActor implements Actor<TunnelMsg> {
         if (this.#phase === "wait_ctl_reply" && this.#peerTunnelId === null) this.#peer = msg.from;
         this.#onDatagram(msg.packet);
         break;
-      case "channel_timer":
+      case "channel_timer": {
+        const before = this.#channel.stats.retransmits;
         msg.fire();
+        this.#s.host.counters.controlRetransmits += this.#channel.stats.retransmits - before;
         break;
+      }
       case "hello_check":
         this.#onHelloCheck();
         break;

@@ -18,6 +18,8 @@ export interface UpstreamTunnel {
   established: boolean;
   /** When it last carried no session (for the idle timeout), or null while busy. */
   idleSince: number | null;
+  /** Its member left the policy: no new sessions; it closes once idle. */
+  draining: boolean;
 }
 
 interface MemberState {
@@ -107,7 +109,7 @@ export class UpstreamPool {
   /** A tunnel to `m` with room for one more session, or undefined when a new one is needed. */
   tunnelWithRoom(m: Member, sessionsPerTunnel: number): UpstreamTunnel | undefined {
     for (const t of this.#state(m).tunnels.values()) {
-      if (t.sessions < sessionsPerTunnel) return t;
+      if (!t.draining && t.sessions < sessionsPerTunnel) return t;
     }
     return undefined;
   }
@@ -120,6 +122,7 @@ export class UpstreamPool {
       sessions: 0,
       established: false,
       idleSince: now,
+      draining: false,
     };
     this.#state(m).tunnels.set(tunnelId, t);
     this.#tunnels.set(tunnelId, t);
@@ -161,9 +164,27 @@ export class UpstreamPool {
     return [...this.#tunnels.values()].filter((t) => t.idleSince !== null && t.idleSince < before);
   }
 
-  /** Every tunnel to a member, for draining a removed member. */
-  tunnelsOf(m: Member): UpstreamTunnel[] {
-    return [...this.#state(m).tunnels.values()];
+  /** Every upstream tunnel. */
+  allTunnels(): UpstreamTunnel[] {
+    return [...this.#tunnels.values()];
+  }
+
+  /**
+   * After a reload: tunnels whose member no longer appears in `current`
+   * (keyed by upstream and address) drain — they take no new session and
+   * close once idle; the calls on them go on untouched.
+   */
+  drainRemoved(current: ReadonlyMap<string, Upstream>): number {
+    let drained = 0;
+    for (const t of this.#tunnels.values()) {
+      const still = current.get(t.member.upstream)?.members.some((m) => m.key === t.member.key);
+      if (!still && !t.draining) {
+        t.draining = true;
+        if (t.sessions === 0) t.idleSince = t.idleSince ?? 0;
+        drained++;
+      }
+    }
+    return drained;
   }
 
   /** Upstream tunnels open. */

@@ -6,7 +6,7 @@
 
 import { getLogger, type LogLevel } from "@logtape/logtape";
 import { SystemClock } from "../actors/clock.ts";
-import { startLts } from "../actors/lts.ts";
+import { LtsRuntime, startLts } from "../actors/lts.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { loadPolicyFile } from "../policies/mod.ts";
@@ -27,8 +27,15 @@ export const runCommand: Command = {
 Starts the L2TP tunnel switch: accepts tunnels from the LACs the policy's
 "lacs" admit, decides each call by its rules, re-originates it toward the
 chosen upstream member, and switches PPP frames between the two legs. Prints
-one line per listener, then logs to stderr. SIGINT or SIGTERM stop it: every
-tunnel gets a StopCCN (result 6, shutting down).
+one line per listener, then logs to stderr.
+
+The policy reloads when the file changes, on SIGHUP, and on POST /reload: new
+calls follow the new version at once, switched calls keep running; an invalid
+file changes nothing and its errors are logged as file:line:col.
+
+SIGINT or SIGTERM stop it gracefully: no new calls, CDN (result 3) on both
+legs of every call, StopCCN on every tunnel, up to 5 s for acknowledgements,
+exit 0. A second signal exits at once.
 
 Options:
   --config FILE        the policy (YAML); see README "Configuration"
@@ -79,20 +86,37 @@ Options:
       scheduler: new MicrotaskScheduler(),
     });
     const lts = startLts({ system, socket, policy });
+    const runtime = new LtsRuntime(lts, {
+      system,
+      source: values.config,
+      load: () => loadPolicyFile(values.config!),
+    });
     io.out(`lts: listening on ${endpointKey(socket.local)} (L2TP)`);
     log.info("policy {file}: {rules} rules, {upstreams} upstreams", {
       file: values.config,
       rules: config.rules.length,
       upstreams: config.upstreams.size,
     });
+    const watcher = watchPolicy(values.config, () => void runtime.reload());
+    const onHup = () => {
+      log.info("SIGHUP: reloading {file}", { file: values.config });
+      void runtime.reload();
+    };
+    Deno.addSignalListener("SIGHUP", onHup);
     const duration = values.duration === undefined ? undefined : Number(values.duration) * 1000;
     await untilSignal(duration);
-    log.info("stopping: {stats}", { stats: JSON.stringify(lts.stats) });
-    lts.node.closeAll();
-    const until = Date.now() + 2000;
-    while (lts.node.tunnelCount > 0 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // A second signal while stopping exits at once.
+    const hurry = () => Deno.exit(Exit.Failure);
+    Deno.addSignalListener("SIGINT", hurry);
+    Deno.addSignalListener("SIGTERM", hurry);
+    log.info("stopping: CDN to every call, StopCCN to every tunnel; {stats}", {
+      stats: JSON.stringify(lts.stats),
+    });
+    await runtime.stop(5000);
+    Deno.removeSignalListener("SIGHUP", onHup);
+    Deno.removeSignalListener("SIGINT", hurry);
+    Deno.removeSignalListener("SIGTERM", hurry);
+    watcher.close();
     lts.node.shutdown();
     system.shutdown();
     socket.close();
@@ -101,3 +125,36 @@ Options:
     return Exit.Ok;
   },
 };
+
+/**
+ * Watches the policy file's directory (editors often save by writing a new
+ * file and renaming it over the old one) and calls `reload` 200 ms after the
+ * last change to the file.
+ */
+export function watchPolicy(path: string, reload: () => void): { close(): void } {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const dir = abs.slice(0, abs.lastIndexOf("/")) || "/";
+  const name = abs.slice(abs.lastIndexOf("/") + 1);
+  const watcher = Deno.watchFs(dir, { recursive: false });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  (async () => {
+    try {
+      for await (const event of watcher) {
+        if (!event.paths.some((p) => p.slice(p.lastIndexOf("/") + 1) === name)) continue;
+        if (timer !== undefined) clearTimeout(timer);
+        timer = setTimeout(() => {
+          timer = undefined;
+          reload();
+        }, 200);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    close() {
+      if (timer !== undefined) clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}
