@@ -1,9 +1,11 @@
 /**
- * `lts demo`: the switch at work, in one process, on loopback UDP. Three
- * LNSes of two ISPs, the switch with an embedded policy, and a LAC placing
- * calls for users of several realms: each call is switched to the upstream
- * its rule names (or rejected), LCP echo crosses both legs, and everything is
- * torn down. `--out FILE` keeps what the switch sent and received as a pcap.
+ * `lts demo`: a whole site in one process on loopback UDP — a LAC, this
+ * switch with an embedded policy, and three LNSes of two ISPs — in three
+ * acts: calls switched by realm (and rejected), the primary LNS of one ISP
+ * failing (calls move to its backup with no failure seen by the LAC), and a
+ * policy reload (new calls follow the new rules, switched calls stay). LCP
+ * echo crosses both legs of every switched call. Exit 0 when every
+ * expectation held.
  *
  * @module
  */
@@ -11,7 +13,7 @@
 import { SystemClock } from "../actors/clock.ts";
 import { L2tpNode } from "../actors/l2tp_node.ts";
 import type { CloseReason, SessionHandle } from "../actors/l2tp_types.ts";
-import { startLts } from "../actors/lts.ts";
+import { LtsRuntime, startLts } from "../actors/lts.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { loadPolicy } from "../policies/mod.ts";
@@ -24,27 +26,23 @@ import { type Command, Exit, type Io, parse } from "./command.ts";
 
 const usage = `lts demo [--out FILE]
 
-Runs the tunnel switch in one process on loopback UDP, with an embedded policy:
-a LAC places calls for users of several realms; lts switches each one to the
-ISP its rule names (isp-a has a primary and a backup LNS, isp-b one LNS) or
-rejects it; LCP Echo-Requests cross both legs and come back; then everything
-is torn down. Prints the policy, what happened to each call, and a summary.
+A whole site in one process on loopback UDP: a LAC, lts with an embedded
+policy, and three LNSes of two ISPs (isp-a: primary and backup, isp-b: one).
+Three acts: calls switched by realm or rejected; isp-a's primary LNS stops
+taking calls and new ones move to the backup without the LAC seeing a
+failure; the policy is reloaded and new calls follow it while switched calls
+stay. LCP Echo-Requests cross both legs of every switched call. Exit code 0
+when every expectation held.
 
 Options:
   --out FILE   write every datagram the switch sent and received as a pcap
-               (then: lts decode --pcap FILE --secret lac-secret)
+               (then: lts decode --pcap FILE --port any --secret lac-secret)
   -h, --help   this text`;
 
-const USERS = [
-  "alice@isp-a.example",
-  "bob@isp-b.example",
-  "carol@isp-a.example",
-  "dave@isp-b.example",
-  "eve@spam.blocked.example",
-  "mallory@unknown.example",
-];
-
-function policyText(ports: { lts: number; a1: number; a2: number; b1: number }): string {
+function policyText(
+  ports: { lts: number; a1: number; a2: number; b1: number },
+  partner: boolean,
+): string {
   return `hostname: lts-demo
 listen: ["127.0.0.1:${ports.lts}"]
 lacs:
@@ -52,7 +50,6 @@ lacs:
 upstreams:
   isp-a:
     strategy: priority
-    sessions_per_tunnel: 100
     members:
       - { address: "127.0.0.1:${ports.a1}", secret: "isp-a-secret", priority: 1 }
       - { address: "127.0.0.1:${ports.a2}", secret: "isp-a-secret", priority: 2 }
@@ -62,6 +59,7 @@ upstreams:
 rules:
   - { name: isp-a, match: { domain: "isp-a.example" }, forward: isp-a }
   - { name: isp-b, match: { domain: "isp-b.example" }, forward: isp-b }
+${partner ? '  - { name: partner, match: { domain: "partner.example" }, forward: isp-b }\n' : ""}\
   - { name: blocked, match: { domain: "*.blocked.example" }, reject: { result_code: 2, message: "realm not served" } }
 default: { reject: { result_code: 2, message: "no route for this realm" } }
 `;
@@ -73,7 +71,7 @@ function recording(
   log: { src: string; dst: string; payload: Uint8Array; timeUs: number }[],
 ): DatagramSocket {
   const here = endpointKey(socket.local);
-  const t0 = Date.now() * 1000;
+  const t0 = Date.now() * 1000 - Math.round(performance.now() * 1000);
   const stamp = () => t0 + Math.round(performance.now() * 1000);
   return {
     get local() {
@@ -95,10 +93,18 @@ function recording(
   };
 }
 
+/** What a call should come to. */
+interface Expect {
+  user: string;
+  /** The LNS it should land on, or the CDN Result Code it should get. */
+  landOn?: string;
+  reject?: number;
+}
+
 /** `lts demo`. */
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run LAC → lts → LNSes on loopback with an embedded policy and show each call's fate",
+  summary: "a LAC, lts and three LNSes on loopback: routing, failover, reload; every call's fate",
   usage,
   async run(args: string[], io: Io): Promise<number> {
     const { values } = parse(args, { options: { out: { type: "string" } } });
@@ -115,9 +121,11 @@ export const demoCommand: Command = {
       scheduler: new MicrotaskScheduler(),
     });
     const secret = (s: string) => new TextEncoder().encode(s);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-    // The upstream LNSes: they answer LCP echo and remember who called.
+    // The LNSes answer LCP echo and remember who called; one of them can be told to refuse calls.
     const landed = new Map<string, string>();
+    const refusing = new Set<string>();
     const lns = (name: string, key?: string) => {
       const socket = bind();
       new L2tpNode({
@@ -125,6 +133,10 @@ export const demoCommand: Command = {
         socket,
         settings: { hostname: name, secret: key ? secret(key) : undefined },
         hooks: {
+          incomingCall: (s) =>
+            refusing.has(name)
+              ? s.reject({ resultCode: 4, errorCode: 0, errorMessage: "out of capacity" })
+              : s.accept(),
           sessionEstablished: (s) => void landed.set(s.call.proxyAuthenName ?? "?", name),
           frame: (s, frame) => void s.sendFrame(echoReply(frame, 0x4c4e5301) ?? frame),
         },
@@ -139,7 +151,7 @@ export const demoCommand: Command = {
     };
     const ltsSocket = bind();
     ports.lts = ltsSocket.local.port;
-    const text = policyText(ports);
+    let text = policyText(ports, false);
     const policy = loadPolicy(text, "embedded.yaml");
     if (!policy.ok) {
       for (const e of policy.error) io.err(e.toString());
@@ -147,12 +159,19 @@ export const demoCommand: Command = {
     }
     const capture: { src: string; dst: string; payload: Uint8Array; timeUs: number }[] = [];
     const lts = startLts({ system, socket: recording(ltsSocket, capture), policy: policy.value });
+    const runtime = new LtsRuntime(lts, {
+      system,
+      source: "embedded.yaml",
+      load: () => Promise.resolve(loadPolicy(text, "embedded.yaml")),
+    });
 
-    io.out("lts demo — one process, loopback UDP: LAC → lts → LNSes\n");
-    io.out("Embedded policy (lts check/explain/run take such a file):\n");
+    io.out(
+      "lts demo — one process, loopback UDP: LAC → lts → LNSes of isp-a (primary, backup) and isp-b\n",
+    );
+    io.out("Embedded policy (lts check, explain and run take such a file):\n");
     io.out(text.split("\n").map((l) => `  ${l}`).join("\n"));
 
-    // The LAC: one tunnel to the switch, one call per user, with proxy authentication.
+    // The LAC: one tunnel to the switch, one call per user, with proxy authentication (CHAP).
     const up = new Map<string, SessionHandle>();
     const closed = new Map<string, CloseReason>();
     const echoes = new Map<string, number>();
@@ -164,72 +183,111 @@ export const demoCommand: Command = {
         sessionEstablished: (s) => void up.set(s.call.proxyAuthenName!, s),
         sessionClosed: (s, reason) => void closed.set(s.call.proxyAuthenName!, reason),
         frame: (s, frame) => {
-          if (lcpCode(frame) === LcpCode.EchoReply) {
-            const user = s.call.proxyAuthenName!;
-            echoes.set(user, (echoes.get(user) ?? 0) + 1);
-          }
+          if (lcpCode(frame) !== LcpCode.EchoReply) return;
+          const user = s.call.proxyAuthenName!;
+          echoes.set(user, (echoes.get(user) ?? 0) + 1);
         },
       },
     });
     const tunnel = lac.openTunnel(ltsSocket.local);
     if (!tunnel.ok) throw new Error(tunnel.error);
-    USERS.forEach((user, i) =>
-      lac.placeCall(tunnel.value, {
-        callingNumber: `020100${i}`,
-        calledNumber: "0800123456",
-        ...proxyFields("chap", {
-          name: user,
-          password: "pw",
-          id: i + 1,
-          challenge: crypto.getRandomValues(new Uint8Array(16)),
-        }, {
-          clientMagic: 0x1000 + i,
-          lacMagic: 0x4c414301,
-        }),
-      })
-    );
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const until = Date.now() + 10_000;
-    // Settled: every call either switched (and the LNS has it) or cleared by a CDN.
-    const settled = () => USERS.every((u) => closed.has(u) || (up.has(u) && landed.has(u)));
-    while (!settled() && Date.now() < until) await sleep(10);
-    // The switched calls: LCP echo both ways through both legs.
-    for (let round = 0; round < 3; round++) {
-      for (const s of up.values()) s.sendFrame(echoRequest(round, 0x4c414301));
-      await sleep(50);
-    }
 
-    io.out("\nCalls:");
-    io.out(`  ${"user".padEnd(26)} ${"rule".padEnd(8)} ${"landed on".padEnd(12)} outcome`);
     let ok = true;
-    for (const user of USERS) {
-      const d = policy.value.decide({ user, lacHostname: "lac-north-1" });
-      const rule = d.rule ?? "default";
-      if (up.has(user) && !closed.has(user)) {
-        const n = echoes.get(user) ?? 0;
-        io.out(
-          `  ${user.padEnd(26)} ${rule.padEnd(8)} ${
-            (landed.get(user) ?? "?").padEnd(12)
-          } switched; LCP echo ${n}/3 back`,
-        );
-        if (d.action !== "forward" || n !== 3) ok = false;
-      } else {
-        const r = closed.get(user)?.result;
-        io.out(
-          `  ${user.padEnd(26)} ${rule.padEnd(8)} ${"-".padEnd(12)} CDN result ${r?.resultCode}: ${
-            r?.errorMessage ?? ""
-          }`,
-        );
-        if (d.action !== "reject") ok = false;
+    let n = 0;
+    const act = async (title: string, calls: Expect[]) => {
+      io.out(`\n${title}`);
+      for (const c of calls) {
+        n++;
+        lac.placeCall(tunnel.value, {
+          callingNumber: `020100${n}`,
+          calledNumber: "0800123456",
+          ...proxyFields("chap", {
+            name: c.user,
+            password: "pw",
+            id: n,
+            challenge: crypto.getRandomValues(new Uint8Array(16)),
+          }, { clientMagic: 0x1000 + n, lacMagic: 0x4c414301 }),
+        });
       }
+      // Settled: every call switched (and the LNS has it) or cleared by a CDN.
+      const settled = () =>
+        calls.every((c) => closed.has(c.user) || (up.has(c.user) && landed.has(c.user)));
+      const until = Date.now() + 10_000;
+      while (!settled() && Date.now() < until) await sleep(10);
+      for (let round = 0; round < 3; round++) {
+        for (const c of calls) {
+          if (!closed.has(c.user)) up.get(c.user)?.sendFrame(echoRequest(round, 0x4c414301));
+        }
+        await sleep(30);
+      }
+      for (const c of calls) {
+        const user = c.user.padEnd(26);
+        if (up.has(c.user) && !closed.has(c.user)) {
+          const echoed = echoes.get(c.user) ?? 0;
+          const where = landed.get(c.user) ?? "?";
+          const good = c.landOn === where && echoed === 3;
+          ok &&= good;
+          io.out(
+            `  ${good ? "✓" : "✗"} ${user} switched to ${
+              where.padEnd(12)
+            } LCP echo ${echoed}/3 back`,
+          );
+        } else {
+          const r = closed.get(c.user)?.result;
+          const good = c.reject === r?.resultCode;
+          ok &&= good;
+          io.out(
+            `  ${good ? "✓" : "✗"} ${user} CDN result ${r?.resultCode}: ${r?.errorMessage ?? ""}`,
+          );
+        }
+      }
+    };
+
+    await act("Act 1 — calls switched by realm:", [
+      { user: "alice@isp-a.example", landOn: "lns-isp-a-1" },
+      { user: "bob@isp-b.example", landOn: "lns-isp-b-1" },
+      { user: "eve@spam.blocked.example", reject: 2 },
+      { user: "dave@partner.example", reject: 2 },
+    ]);
+    refusing.add("lns-isp-a-1");
+    await act(
+      "Act 2 — isp-a's primary LNS refuses new calls (CDN 4): the switch moves on to the backup:",
+      [
+        { user: "carol@isp-a.example", landOn: "lns-isp-a-2" },
+        { user: "frank@isp-a.example", landOn: "lns-isp-a-2" },
+      ],
+    );
+    text = policyText(ports, true);
+    const reload = await runtime.reload();
+    io.out(
+      `\nAct 3 — policy reloaded (a rule routes partner.example to isp-b): ${
+        JSON.stringify(reload)
+      }`,
+    );
+    ok &&= reload.ok;
+    await act("  new calls follow version 2:", [{
+      user: "dave2@partner.example",
+      landOn: "lns-isp-b-1",
+    }]);
+
+    const sessions = await runtime.sessions();
+    io.out("\nSwitched calls now (as GET /sessions shows them):");
+    for (const s of sessions) {
+      io.out(
+        `  ${String(s.user).padEnd(26)} rule ${
+          String(s.rule).padEnd(8)
+        } → ${s.upstream} ${s.member}, policy v${s.policyVersion}, ` +
+          `${s.incoming.rxFrames} frames in, ${s.incoming.txFrames} out`,
+      );
     }
-    for (const s of up.values()) s.disconnect({ resultCode: 3 });
-    await sleep(100);
-    io.out(`\nSwitch: ${JSON.stringify(lts.stats)}`);
+    ok &&= sessions.find((s) => s.user === "alice@isp-a.example")?.policyVersion === 1;
+    const status = await runtime.status();
+    io.out(`\nSwitch: ${JSON.stringify(status.calls)}, policy version ${status.policyVersion}`);
+
+    await runtime.stop(3000);
     lac.closeAll();
-    lts.node.closeAll();
     const end = Date.now() + 3000;
-    while ((lac.tunnelCount > 0 || lts.node.tunnelCount > 0) && Date.now() < end) await sleep(20);
+    while (lac.tunnelCount > 0 && Date.now() < end) await sleep(20);
     system.shutdown();
     for (const s of sockets) s.close();
     await Promise.all(sockets.map((s) => s.closed));
@@ -238,9 +296,7 @@ export const demoCommand: Command = {
       io.out(`\n${capture.length} datagrams of the switch written to ${values.out}:`);
       io.out(`  lts decode --pcap ${values.out} --port any --secret lac-secret`);
     }
-    io.out(
-      ok ? "\nEvery call went where its rule says." : "\nSome call did not go where its rule says.",
-    );
+    io.out(ok ? "\nEvery expectation held." : "\nSome expectation did not hold.");
     return ok ? Exit.Ok : Exit.Failure;
   },
 };

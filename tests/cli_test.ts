@@ -123,16 +123,19 @@ Deno.test("lts decode --pcap of a file that is not a capture exits 1 with a mess
   }
 });
 
-Deno.test("lts demo switches each call by its rule over loopback and keeps a decodable capture", async () => {
+Deno.test("lts demo: routing, failover to the backup, reload; every expectation holds; capture decodes", async () => {
   const path = await Deno.makeTempFile({ suffix: ".pcap" });
   try {
     const r = await run(["demo", "--out", path]);
     assert.equal(r.code, 0, r.out.join("\n") + r.err.join("\n"));
     const text = r.out.join("\n");
-    assert.match(text, /alice@isp-a\.example\s+isp-a\s+lns-isp-a-1\s+switched; LCP echo 3\/3 back/);
-    assert.match(text, /bob@isp-b\.example\s+isp-b\s+lns-isp-b-1\s+switched/);
-    assert.match(text, /eve@spam\.blocked\.example\s+blocked\s+-\s+CDN result 2: realm not served/);
-    assert.match(text, /Every call went where its rule says\./);
+    assert.match(text, /✓ alice@isp-a\.example\s+switched to lns-isp-a-1\s+LCP echo 3\/3 back/);
+    assert.match(text, /✓ eve@spam\.blocked\.example\s+CDN result 2: realm not served/);
+    assert.match(text, /✓ carol@isp-a\.example\s+switched to lns-isp-a-2/);
+    assert.match(text, /✓ dave2@partner\.example\s+switched to lns-isp-b-1/);
+    assert.match(text, /alice@isp-a\.example\s+rule isp-a .* policy v1/);
+    assert.match(text, /Every expectation held\./);
+    assert.doesNotMatch(text, /✗/);
     const decoded = await run([
       "decode",
       "--pcap",
