@@ -269,7 +269,7 @@ export class L2tpNode {
       this.counters.badVersion++;
       return;
     }
-    if ((payload[0] & 0x80) === 0) return this.#onData(payload);
+    if ((payload[0] & 0x80) === 0) return this.#onData(payload, from);
     this.counters.controlIn++;
     const h = decodeHeader(payload);
     if (!h.ok) {
@@ -303,7 +303,7 @@ export class L2tpNode {
     }
   }
 
-  #onData(payload: Uint8Array): void {
+  #onData(payload: Uint8Array, from: Endpoint): void {
     this.counters.dataIn++;
     const h = decodeHeader(payload);
     if (!h.ok) {
@@ -313,6 +313,11 @@ export class L2tpNode {
     const entry = this.forwarding.get(h.value.tunnelId, h.value.sessionId);
     if (entry === undefined) {
       this.forwarding.unknownSession++;
+      return;
+    }
+    // Only the session's peer may send on it: IDs alone are guessable.
+    if (from.hostname !== entry.peer.hostname) {
+      this.counters.wrongPeer++;
       return;
     }
     entry.rxFrames++;

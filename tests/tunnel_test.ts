@@ -239,3 +239,33 @@ Deno.test("hostile datagrams are counted and dropped; an established call keeps 
   sim.scheduler.advance(10);
   assert.equal(lns.recorder.frames.length, 1);
 });
+
+Deno.test("data frames for a live session from another host are dropped and counted", () => {
+  const sim = simulation(61);
+  const lns = sim.node(B, { settings: { hostname: "lns" } });
+  const lac = sim.node(A, { settings: { hostname: "lac" } });
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  lac.node.placeCall(id.value, {});
+  assert.ok(sim.runUntil(() => lns.recorder.sessionsUp.length === 1, 10_000));
+  const s = lns.recorder.sessionsUp[0];
+  const attacker = sim.network.bind({ hostname: "10.6.6.6", port: 1701 });
+  assert.ok(attacker.ok);
+  // A well-formed data message with the right Tunnel ID and Session ID, from the wrong host.
+  const spoof = new Uint8Array([
+    0x00,
+    0x02,
+    s.tunnel.tunnelId >> 8,
+    s.tunnel.tunnelId & 0xff,
+    s.sessionId >> 8,
+    s.sessionId & 0xff,
+    0xff,
+    0x03,
+    0xc0,
+    0x21,
+  ]);
+  attacker.value.send(spoof, B);
+  sim.scheduler.advance(10);
+  assert.equal(lns.recorder.frames.length, 0);
+  assert.equal(lns.node.counters.wrongPeer, 1);
+});
