@@ -11,6 +11,7 @@ import { lacCommand } from "./lac.ts";
 import { lnsCommand } from "./lns.ts";
 import { checkCommand, explainCommand } from "./policy_commands.ts";
 import { runCommand } from "./run.ts";
+import { statusCommand } from "./status.ts";
 
 /** The version printed by `lts --version`. */
 export const VERSION = "0.1.0";
@@ -18,6 +19,7 @@ export const VERSION = "0.1.0";
 /** Every subcommand, in the order `lts --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   runCommand,
+  statusCommand,
   checkCommand,
   explainCommand,
   demoCommand,

@@ -7,6 +7,7 @@
 import { getLogger, type LogLevel } from "@logtape/logtape";
 import { SystemClock } from "../actors/clock.ts";
 import { LtsRuntime, startLts } from "../actors/lts.ts";
+import { type ApiServer, startApi } from "../api/server.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { loadPolicyFile } from "../policies/mod.ts";
@@ -28,6 +29,10 @@ Starts the L2TP tunnel switch: accepts tunnels from the LACs the policy's
 "lacs" admit, decides each call by its rules, re-originates it toward the
 chosen upstream member, and switches PPP frames between the two legs. Prints
 one line per listener, then logs to stderr.
+
+With "api: { listen: 127.0.0.1:9701 }" in the policy it serves the HTTP API
+(GET /status /tunnels /sessions /policy /metrics, POST /reload /drain,
+DELETE /sessions/ID; see README); "lts status" reads it.
 
 The policy reloads when the file changes, on SIGHUP, and on POST /reload: new
 calls follow the new version at once, switched calls keep running; an invalid
@@ -92,6 +97,33 @@ Options:
       load: () => loadPolicyFile(values.config!),
     });
     io.out(`lts: listening on ${endpointKey(socket.local)} (L2TP)`);
+    // The HTTP API: only when the policy names api.listen (keep it on 127.0.0.1 unless a token guards it).
+    let api: ApiServer | undefined;
+    if (config.api !== undefined) {
+      let token: string | undefined;
+      if (config.api.tokenFile !== undefined) {
+        try {
+          token = (await Deno.readTextFile(config.api.tokenFile)).trim();
+          if (token === "") throw new Error("the file is empty");
+        } catch (e) {
+          io.err(
+            `lts run: cannot read api.token_file ${config.api.tokenFile}: ${(e as Error).message}`,
+          );
+          return Exit.Failure;
+        }
+      }
+      try {
+        api = startApi(runtime, { listen: config.api.listen, token });
+      } catch (e) {
+        io.err(
+          `lts run: cannot serve the API on ${endpointKey(config.api.listen)}: ${
+            (e as Error).message
+          }`,
+        );
+        return Exit.Failure;
+      }
+      io.out(`lts: API on http://${endpointKey(config.api.listen)}/status`);
+    }
     log.info("policy {file}: {rules} rules, {upstreams} upstreams", {
       file: values.config,
       rules: config.rules.length,
@@ -113,6 +145,7 @@ Options:
       stats: JSON.stringify(lts.stats),
     });
     await runtime.stop(5000);
+    await api?.shutdown();
     Deno.removeSignalListener("SIGHUP", onHup);
     Deno.removeSignalListener("SIGINT", hurry);
     Deno.removeSignalListener("SIGTERM", hurry);
