@@ -408,7 +408,7 @@ Deno.test("limits: max_sessions refuses calls beyond it with CDN 4; sccrq_per_se
 });
 
 Deno.test("an upstream tunnel lost (LNS gone silent) clears its switched calls with a CDN to the LAC", () => {
-  const { sim, lts, lns, lac1 } = testbed(13);
+  const { sim, lts, lac1 } = testbed(13);
   const t = lac1.node.openTunnel(LTS);
   assert.ok(t.ok);
   lac1.node.placeCall(t.value, call("gone@isp-a.example", 1));
