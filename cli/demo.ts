@@ -22,9 +22,9 @@ import { proxyFields } from "../ppp/proxy.ts";
 import { type DatagramSocket, endpointKey } from "../transport/datagram.ts";
 import { writePcap } from "../transport/pcap.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
-import { type Command, Exit, type Io, parse } from "./command.ts";
+import { type Command, Exit, intOption, type Io, parse } from "./command.ts";
 
-const usage = `lts demo [--out FILE]
+const usage = `lts demo [--sessions N] [--duration SEC] [--out FILE]
 
 A whole site in one process on loopback UDP: a LAC, lts with an embedded
 policy, and three LNSes of two ISPs (isp-a: primary and backup, isp-b: one).
@@ -35,9 +35,12 @@ stay. LCP Echo-Requests cross both legs of every switched call. Exit code 0
 when every expectation held.
 
 Options:
-  --out FILE   write every datagram the switch sent and received as a pcap
-               (then: lts decode --pcap FILE --port any --secret lac-secret)
-  -h, --help   this text`;
+  --sessions N    place N more calls over both ISPs after the three acts (default 0)
+  --duration SEC  then run traffic for SEC seconds with a live table: sessions per
+                  upstream, setups/s, frames/s switched, rejects (default 0)
+  --out FILE      write every datagram the switch sent and received as a pcap
+                  (then: lts decode --pcap FILE --port any --secret lac-secret)
+  -h, --help      this text`;
 
 function policyText(
   ports: { lts: number; a1: number; a2: number; b1: number },
@@ -107,7 +110,18 @@ export const demoCommand: Command = {
   summary: "a LAC, lts and three LNSes on loopback: routing, failover, reload; every call's fate",
   usage,
   async run(args: string[], io: Io): Promise<number> {
-    const { values } = parse(args, { options: { out: { type: "string" } } });
+    const parsed = parse(args, {
+      options: {
+        out: { type: "string" },
+        sessions: { type: "string", default: "0" },
+        duration: { type: "string", default: "0" },
+      },
+    });
+    const values = {
+      out: parsed.values.out,
+      sessions: intOption("sessions", parsed.values.sessions!, 0, 2000),
+      duration: intOption("duration", parsed.values.duration!, 0, 3600),
+    };
     const network = new DenoUdpNetwork({ maxPendingSends: 4096 });
     const sockets: UdpSocket[] = [];
     const bind = () => {
@@ -269,6 +283,51 @@ export const demoCommand: Command = {
       user: "dave2@partner.example",
       landOn: "lns-isp-b-1",
     }]);
+
+    // Load: --sessions more calls over both ISPs, then --duration seconds of traffic with a live table.
+    const extra: Expect[] = [];
+    for (let i = 1; i <= values.sessions; i++) {
+      extra.push(
+        i % 2
+          ? { user: `user${i}@isp-a.example`, landOn: "lns-isp-a-2" }
+          : { user: `user${i}@isp-b.example`, landOn: "lns-isp-b-1" },
+      );
+    }
+    if (extra.length > 0) await act(`Load — ${extra.length} more calls:`, extra);
+    if (values.duration > 0) {
+      io.out(
+        `\nTraffic for ${values.duration} s (LCP echo on every switched call, 20 per second each):`,
+      );
+      io.out("   t  sessions by upstream                     setups/s  frames/s  rejects");
+      let lastFrames = 0;
+      let lastCalls = (await runtime.status()).calls.total;
+      for (let t = 1; t <= values.duration; t++) {
+        for (let tick = 0; tick < 20; tick++) {
+          for (const [user, session] of up) {
+            if (!closed.has(user)) session.sendFrame(echoRequest(tick, 0x4c414301));
+          }
+          await sleep(50);
+        }
+        const m = await runtime.metrics();
+        const st = await runtime.status();
+        const byMember = new Map<string, number>();
+        for (const sv of await runtime.sessions({ state: "switched" })) {
+          byMember.set(`${sv.upstream}`, (byMember.get(`${sv.upstream}`) ?? 0) + 1);
+        }
+        const members = [...byMember].map(([k, v]) => `${k}:${v}`).join(" ").padEnd(40);
+        const rejects = Object.values(m.rejectsByResultCode).reduce((a, b) => a + b, 0);
+        io.out(
+          `  ${String(t).padStart(2)}  ${members} ${
+            String(st.calls.total - lastCalls).padStart(8)
+          } ` +
+            `${String(m.dataForwardedFrames - lastFrames).padStart(9)} ${
+              String(rejects).padStart(8)
+            }`,
+        );
+        lastFrames = m.dataForwardedFrames;
+        lastCalls = st.calls.total;
+      }
+    }
 
     const sessions = await runtime.sessions();
     io.out("\nSwitched calls now (as GET /sessions shows them):");

@@ -126,9 +126,14 @@ Deno.test("lts decode --pcap of a file that is not a capture exits 1 with a mess
 Deno.test("lts demo: routing, failover to the backup, reload; every expectation holds; capture decodes", async () => {
   const path = await Deno.makeTempFile({ suffix: ".pcap" });
   try {
-    const r = await run(["demo", "--out", path]);
+    const r = await run(["demo", "--out", path, "--sessions", "4", "--duration", "1"]);
     assert.equal(r.code, 0, r.out.join("\n") + r.err.join("\n"));
     const text = r.out.join("\n");
+    assert.match(text, /✓ user4@isp-b\.example\s+switched to lns-isp-b-1/);
+    assert.match(
+      text,
+      /sessions by upstream\s+setups\/s\s+frames\/s\s+rejects\n\s+1\s+isp-a:\d+ isp-b:\d+\s+\d+\s+[1-9]\d*\s+2/,
+    );
     assert.match(text, /✓ alice@isp-a\.example\s+switched to lns-isp-a-1\s+LCP echo 3\/3 back/);
     assert.match(text, /✓ eve@spam\.blocked\.example\s+CDN result 2: realm not served/);
     assert.match(text, /✓ carol@isp-a\.example\s+switched to lns-isp-a-2/);
