@@ -558,19 +558,8 @@ class TunnelActor implements Actor<TunnelMsg> {
     this.#peerTunnelId = f.assignedTunnelId ?? null;
     this.#peerHostName = f.hostName ?? null;
     if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
+    if (!this.#peerAuthenticated("SCCRP", f)) return;
     const secret = this.#settings.secret;
-    if (this.#ourChallenge && secret) {
-      if (
-        !f.challengeResponse ||
-        !verifyChallengeResponse("SCCRP", secret, this.#ourChallenge, f.challengeResponse)
-      ) {
-        return this.#authFailed(
-          f.challengeResponse
-            ? "wrong Challenge Response in SCCRP"
-            : "SCCRP without Challenge Response",
-        );
-      }
-    }
     const scccn: AvpFields = {};
     if (f.challenge) {
       if (!secret) return this.#authFailed("challenged, but no secret is configured");
@@ -581,20 +570,24 @@ class TunnelActor implements Actor<TunnelMsg> {
   }
 
   #onScccn(f: AvpFields): void {
+    if (this.#peerAuthenticated("SCCCN", f)) this.#established();
+  }
+
+  /**
+   * When we challenged the peer, its answer in `message` must verify (§5.1.1);
+   * otherwise StopCCN result 4 goes out and this returns false.
+   */
+  #peerAuthenticated(message: "SCCRP" | "SCCCN", f: AvpFields): boolean {
     const secret = this.#settings.secret;
-    if (this.#ourChallenge && secret) {
-      if (
-        !f.challengeResponse ||
-        !verifyChallengeResponse("SCCCN", secret, this.#ourChallenge, f.challengeResponse)
-      ) {
-        return this.#authFailed(
-          f.challengeResponse
-            ? "wrong Challenge Response in SCCCN"
-            : "SCCCN without Challenge Response",
-        );
-      }
+    if (this.#ourChallenge === null || secret === undefined) return true;
+    const response = f.challengeResponse;
+    if (response && verifyChallengeResponse(message, secret, this.#ourChallenge, response)) {
+      return true;
     }
-    this.#established();
+    this.#authFailed(
+      response ? `wrong Challenge Response in ${message}` : `${message} without Challenge Response`,
+    );
+    return false;
   }
 
   #authFailed(why: string): void {
