@@ -13,6 +13,7 @@
  */
 
 import { simulation } from "../tests/_l2tp_sim.ts";
+import type { LacSummary } from "../cli/lac.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
 const RUNS = 3;
@@ -37,14 +38,6 @@ function udpRcvbufErrors(): number {
   } catch {
     return NaN;
   }
-}
-
-interface LacSummary {
-  tunnels_up: number;
-  sessions_up: number;
-  sessions_failed: number;
-  setup_rate_per_s: number;
-  setup_seconds: number;
 }
 
 /** Runs `lts lac` against a fresh `lts lns`; returns the LAC's summary and its wall time. */

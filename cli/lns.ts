@@ -32,7 +32,7 @@ Options:
   -h, --help          this text`;
 
 /** One session as the summary reports it. */
-interface SessionRecord {
+export interface SessionRecord {
   tunnelId: number;
   sessionId: number;
   hostName: string | null;
@@ -40,6 +40,14 @@ interface SessionRecord {
   calledNumber: string | null;
   callingNumber: string | null;
   closed: { resultCode: number; by: string } | null;
+}
+
+/** What `lts lns` prints when it stops. */
+export interface LnsSummary {
+  tunnels: { tunnelId: number; peer: string; hostName: string | null }[];
+  sessions: SessionRecord[];
+  data_received: number;
+  data_sent: number;
 }
 
 /** `lts lns`. */
@@ -110,12 +118,13 @@ export const lnsCommand: Command = {
     io.err(`lts lns: listening on ${endpointKey(running.socket.local)}`);
     await untilSignal(duration === undefined ? undefined : duration * 1000);
     await running.stop();
-    io.out(JSON.stringify({
+    const summary: LnsSummary = {
       tunnels: [...tunnels.values()],
       sessions: [...sessions.values()],
       data_received: dataReceived,
       data_sent: dataSent,
-    }));
+    };
+    io.out(JSON.stringify(summary));
     return Exit.Ok;
   },
 };

@@ -5,6 +5,8 @@
  * whose secret differs from the LNS's, which must get no tunnel at all.
  */
 import assert from "node:assert/strict";
+import type { LacSummary } from "../cli/lac.ts";
+import type { LnsSummary } from "../cli/lns.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
 
@@ -110,32 +112,6 @@ async function runLac(args: string[]) {
       // Already exited, the usual case.
     }
   }
-}
-
-interface LacSummary {
-  tunnels_up: number;
-  sessions_up: number;
-  sessions_failed: number;
-  setup_rate_per_s: number;
-  setup_seconds: number;
-  data_sent: number;
-  data_received: number;
-  result_codes: Record<string, number>;
-}
-
-interface LnsSummary {
-  tunnels: { tunnelId: number; peer: string; hostName: string | null }[];
-  sessions: {
-    tunnelId: number;
-    sessionId: number;
-    hostName: string | null;
-    proxyAuthenName: string | null;
-    calledNumber: string | null;
-    callingNumber: string | null;
-    closed: { resultCode: number; by: string } | null;
-  }[];
-  data_received: number;
-  data_sent: number;
 }
 
 Deno.test("lts lac against lts lns over UDP: 4 tunnels, 100 calls, secret and hidden AVPs, LCP echo, clean teardown", async () => {
