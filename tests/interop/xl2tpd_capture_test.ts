@@ -14,27 +14,12 @@ import { describePacket } from "../../transport/describe.ts";
 import { decodeControl, fieldsOf } from "../../transport/message.ts";
 import { readCapture } from "../../transport/pcap.ts";
 import { ltsView, tsharkL2tp } from "../_tshark.ts";
+import { readText, startCapture, waitFor } from "./_capture.ts";
 
 const LNS_PORT = 17101;
 const LAC_PORT = 17102;
 const PROBE_PORT = 17103;
 const SECRET = "xl2tpd-s3cret";
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
-}
 
 Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lts-xl2tpd-" });
@@ -55,50 +40,11 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
         `hostname = xl2tpd-lac\nchallenge = yes\nhidden bit = yes\nlength bit = yes\nredial = no\npppoptfile = ${dir}/ppp-options\n`,
     );
     const capture = `${dir}/xl2tpd.pcapng`;
-    const tshark = new Deno.Command("tshark", {
-      args: [
-        "-i",
-        "lo",
-        "-f",
-        `udp port ${LNS_PORT} or udp port ${LAC_PORT} or udp port ${PROBE_PORT}`,
-        "-w",
-        capture,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    children.push(tshark);
-    // tshark says "Capturing on 'Loopback: lo'" once packets are being captured.
-    const tsharkErr = tshark.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let banner = "";
-    while (!banner.includes("Capturing on")) {
-      const { value, done } = await tsharkErr.read();
-      if (done) throw new Error(`tshark did not start: ${banner}`);
-      banner += value;
-    }
-    const drain = (async () => {
-      while (!(await tsharkErr.read()).done);
-    })();
-
-    // "Capturing on" can come before the capture really runs: probe until a packet lands in the file.
-    const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    try {
-      const empty = (await Deno.stat(capture).catch(() => null))?.size ?? 0;
-      await waitFor(
-        async () => {
-          await probe.send(new Uint8Array([0]), {
-            transport: "udp",
-            hostname: "127.0.0.1",
-            port: PROBE_PORT,
-          });
-          return ((await Deno.stat(capture).catch(() => null))?.size ?? 0) > empty;
-        },
-        10000,
-        "tshark to capture a probe",
-      );
-    } finally {
-      probe.close();
-    }
+    const stopCapture = await startCapture(capture, {
+      filter: `udp port ${LNS_PORT} or udp port ${LAC_PORT}`,
+      children,
+      probePort: PROBE_PORT,
+    });
     const xl2tpd = (role: string) => {
       const log = `${dir}/${role}.log`;
       // xl2tpd -D writes its log to stdout and stderr; exec keeps the PID ours to signal.
@@ -156,8 +102,7 @@ Deno.test("lts decode agrees with tshark on an xl2tpd LAC ⇄ xl2tpd LNS capture
     await new Promise((r) => setTimeout(r, 300)); // let the last ZLB acknowledgement go out
     for (const child of children.slice(1)) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
-    tshark.kill("SIGINT");
-    await drain;
+    await stopCapture();
     for (const child of children) await child.status;
     children.length = 0;
 

@@ -26,78 +26,12 @@ import { describePacket, type PacketDescription, toHex } from "../../transport/d
 import { decodeControl, fieldsOf } from "../../transport/message.ts";
 import { readCapture, type UdpDatagram } from "../../transport/pcap.ts";
 import { ltsView, tsharkL2tp } from "../_tshark.ts";
+import { readText, startCapture, waitFor } from "./_capture.ts";
 
 const LNS_PORT = 17111;
 const PROBE_PORT = 17113;
 const SECRET = "xl2tpd-lns-s3cret";
 const MAIN_DIR = new URL("../../", import.meta.url);
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Starts tshark on lo (into `children`, for the caller to clean up) and returns once a probe
- * datagram has really landed in the capture; the result stops it and waits for the file.
- */
-async function startCapture(
-  path: string,
-  options: { filter: string; children: Deno.ChildProcess[] },
-): Promise<() => Promise<void>> {
-  const child = new Deno.Command("tshark", {
-    args: ["-i", "lo", "-f", `${options.filter} or udp port ${PROBE_PORT}`, "-w", path],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  options.children.push(child);
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  // tshark says "Capturing on 'Loopback: lo'" once it has opened the interface.
-  let banner = "";
-  while (!banner.includes("Capturing on")) {
-    const { value, done } = await stderr.read();
-    if (done) throw new Error(`tshark did not start: ${banner}`);
-    banner += value;
-  }
-  const drain = (async () => {
-    while (!(await stderr.read()).done);
-  })();
-  // "Capturing on" can come before the capture really runs: probe until a packet lands in the file.
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  try {
-    const empty = (await Deno.stat(path).catch(() => null))?.size ?? 0;
-    await waitFor(
-      async () => {
-        await probe.send(new Uint8Array([0]), {
-          transport: "udp",
-          hostname: "127.0.0.1",
-          port: PROBE_PORT,
-        });
-        return ((await Deno.stat(path).catch(() => null))?.size ?? 0) > empty;
-      },
-      10000,
-      "tshark to capture a probe",
-    );
-  } finally {
-    probe.close();
-  }
-  return async () => {
-    child.kill("SIGINT");
-    await drain;
-    await child.status;
-  };
-}
 
 const names = (d: PacketDescription) => d.avps.map((a) => a.name);
 const avp = (d: PacketDescription, name: string) => d.avps.find((a) => a.name === name);
@@ -117,7 +51,11 @@ Deno.test("lts lac to xl2tpd LNS: tunnel and call come up, then xl2tpd sends CDN
         `length bit = yes\nrequire authentication = no\npppoptfile = ${dir}/ppp-options\n`,
     );
     const capture = `${dir}/lns.pcapng`;
-    const stopCapture = await startCapture(capture, { filter: `udp port ${LNS_PORT}`, children });
+    const stopCapture = await startCapture(capture, {
+      filter: `udp port ${LNS_PORT}`,
+      children,
+      probePort: PROBE_PORT,
+    });
 
     const lnsLog = `${dir}/lns.log`;
     const xl2tpdArgs = ["-D", "-c", `${dir}/lns.conf`, "-s", `${dir}/secrets`];
