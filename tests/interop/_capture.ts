@@ -27,19 +27,40 @@ export async function readText(path: string): Promise<string> {
   }
 }
 
+/** Runs `argv` inside network namespace `netns`, or here when it is undefined. */
+export function inNetns(netns: string | undefined, argv: string[]): Deno.Command {
+  const [cmd, ...args] = netns === undefined ? argv : ["ip", "netns", "exec", netns, ...argv];
+  return new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" });
+}
+
 /**
- * Starts tshark on lo (into `children`, for the caller to clean up) and returns once a probe
- * datagram has really landed in the capture; the result stops it and waits for the file.
+ * Starts tshark on `iface` (default lo; in `netns` when given) into `children`, for the caller to
+ * clean up, and returns once a probe datagram has really landed in the capture; the result stops
+ * it and waits for the file.
  */
 export async function startCapture(
   path: string,
-  options: { filter: string; children: Deno.ChildProcess[]; probePort: number },
+  options: {
+    filter: string;
+    children: Deno.ChildProcess[];
+    probePort: number;
+    iface?: string;
+    netns?: string;
+  },
 ): Promise<() => Promise<void>> {
-  const child = new Deno.Command("tshark", {
-    args: ["-i", "lo", "-f", `${options.filter} or udp port ${options.probePort}`, "-w", path],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const argv = [
+    "tshark",
+    "-i",
+    options.iface ?? "lo",
+    "-f",
+    `${options.filter} or udp port ${options.probePort}`,
+    "-w",
+    path,
+  ];
+  const [cmd, ...args] = options.netns === undefined
+    ? argv
+    : ["ip", "netns", "exec", options.netns, ...argv];
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).spawn();
   options.children.push(child);
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   // tshark says "Capturing on 'Loopback: lo'" once it has opened the interface.
@@ -53,23 +74,39 @@ export async function startCapture(
     while (!(await stderr.read()).done);
   })();
   // "Capturing on" can come before the capture really runs: probe until a packet lands in the file.
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  try {
-    const empty = (await Deno.stat(path).catch(() => null))?.size ?? 0;
+  const empty = (await Deno.stat(path).catch(() => null))?.size ?? 0;
+  const landed = async () => ((await Deno.stat(path).catch(() => null))?.size ?? 0) > empty;
+  if (options.netns === undefined) {
+    const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      await waitFor(
+        async () => {
+          await probe.send(new Uint8Array([0]), {
+            transport: "udp",
+            hostname: "127.0.0.1",
+            port: options.probePort,
+          });
+          return await landed();
+        },
+        10000,
+        "tshark to capture a probe",
+      );
+    } finally {
+      probe.close();
+    }
+  } else {
+    // In another namespace the probe must come from inside it.
+    const send =
+      `const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });` +
+      `await s.send(new Uint8Array([0]), { transport: "udp", hostname: "127.0.0.1", port: ${options.probePort} }); s.close();`;
     await waitFor(
       async () => {
-        await probe.send(new Uint8Array([0]), {
-          transport: "udp",
-          hostname: "127.0.0.1",
-          port: options.probePort,
-        });
-        return ((await Deno.stat(path).catch(() => null))?.size ?? 0) > empty;
+        await inNetns(options.netns, [Deno.execPath(), "eval", "--unstable-net", send]).output();
+        return await landed();
       },
-      10000,
+      20000,
       "tshark to capture a probe",
     );
-  } finally {
-    probe.close();
   }
   return async () => {
     child.kill("SIGINT");
