@@ -10,7 +10,7 @@ import { LtsRuntime, startLts } from "../actors/lts.ts";
 import { type ApiServer, startApi } from "../api/server.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
-import { loadPolicyFile } from "../policies/mod.ts";
+import { loadPolicyFile, loadPolicyFileOffThread } from "../policies/mod.ts";
 import { endpointKey } from "../transport/datagram.ts";
 import { DenoUdpNetwork } from "../transport/udp.ts";
 import { type Command, Exit, type Io, parse, UsageError } from "./command.ts";
@@ -91,10 +91,11 @@ Options:
       scheduler: new MicrotaskScheduler(),
     });
     const lts = startLts({ system, socket, policy });
+    // Reloads parse in a Worker: the data plane on this thread never stalls for a big file.
     const runtime = new LtsRuntime(lts, {
       system,
       source: values.config,
-      load: () => loadPolicyFile(values.config!),
+      load: () => loadPolicyFileOffThread(values.config!),
     });
     io.out(`lts: listening on ${endpointKey(socket.local)} (L2TP)`);
     // The HTTP API: only when the policy names api.listen (keep it on 127.0.0.1 unless a token guards it).

@@ -22,6 +22,8 @@ import type { Result } from "../transport/result.ts";
 import { CompiledPolicy } from "./compile.ts";
 import { PolicyError } from "./error.ts";
 import { parsePolicy } from "./parse.ts";
+import type { LoadReply, LoadRequest } from "./load_worker.ts";
+import type { PolicyConfig } from "./schema.ts";
 
 export * from "./schema.ts";
 export * from "./error.ts";
@@ -76,4 +78,49 @@ export async function loadPolicyFile(path: string): Promise<Result<CompiledPolic
     };
   }
   return loadPolicy(text, path);
+}
+
+/**
+ * Like {@link loadPolicyFile}, but reads, parses and validates in a Worker
+ * so the calling thread (which forwards data frames) only pays for the
+ * structured clone and the compile step — tens of milliseconds at 10,000
+ * rules instead of hundreds. Falls back to {@link loadPolicyFile} where
+ * Workers are not available (e.g. a bundle that does not carry the worker).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadPolicyFileOffThread } from "./mod.ts";
+ * const r = await loadPolicyFileOffThread("/etc/lts/lts.yaml");
+ * ```
+ */
+export async function loadPolicyFileOffThread(
+  path: string,
+): Promise<Result<CompiledPolicy, PolicyError[]>> {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./load_worker.ts", import.meta.url), { type: "module" });
+  } catch {
+    return loadPolicyFile(path);
+  }
+  try {
+    const reply = await new Promise<LoadReply>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<LoadReply>) => resolve(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(e.message));
+      };
+      worker.postMessage({ path } satisfies LoadRequest);
+    });
+    if (!reply.ok) {
+      return {
+        ok: false,
+        error: reply.errors.map((e) => new PolicyError(e.file, e.line, e.col, e.message)),
+      };
+    }
+    return { ok: true, value: new CompiledPolicy(reply.config as PolicyConfig) };
+  } catch {
+    return loadPolicyFile(path);
+  } finally {
+    worker.terminate();
+  }
 }

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { describePacket } from "../../transport/describe.ts";
 import { readCapture } from "../../transport/pcap.ts";
 import { ltsView, tsharkL2tp } from "../_tshark.ts";
-import { inNetns, readText, startCapture, waitFor } from "./_capture.ts";
+import { readText, startCapture, waitFor } from "./_capture.ts";
 
 const NS = { lac: "lts-t-lac", sw: "lts-t-sw", lns: "lts-t-lns" };
 const IP = { lac: "10.77.1.1", swLac: "10.77.1.2", swLns: "10.77.2.1", lns: "10.77.2.2" };
