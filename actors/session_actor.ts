@@ -54,7 +54,17 @@ export type SessionMsg =
   | { type: "wan_error"; callErrors: CallErrorsValue }
   | { type: "set_link_info"; accm: AccmValue }
   /** The tunnel is gone (StopCCN, transport failure): close without sending anything (§6.4). */
-  | { type: "tunnel_down"; reason: CloseReason };
+  | { type: "tunnel_down"; reason: CloseReason }
+  /** The call had its time to be established. */
+  | { type: "setup_check" };
+
+/**
+ * How long a call may take to be established before it is cleared with CDN
+ * result 10 ("not established within the time allotted", §4.4.2): two full
+ * retransmission cycles of the control channel (§5.8), so a peer that
+ * acknowledged our ICRQ and went silent cannot leave a half-open call.
+ */
+export const SESSION_SETUP_TIMEOUT_MS = 62_000;
 
 /** How a session actor starts. */
 export interface SessionStart {
@@ -104,6 +114,24 @@ class SessionActor implements Actor<SessionMsg> {
   handle(msg: SessionMsg, ctx: ActorContext<SessionMsg>): void {
     if (msg.type === "tunnel_down") {
       this.#close(msg.reason, ctx);
+      return;
+    }
+    if (msg.type === "setup_check") {
+      if (!this.#established && !this.#closed) {
+        this.#apply({
+          type: "disconnect",
+          resultCode: 10,
+          errorCode: 0,
+          errorMessage: "call not established in time",
+        }, ctx);
+        // The FSM sends no CDN when the peer never learnt of the call; close all the same.
+        if (!this.#closed) {
+          this.#close({
+            result: { resultCode: 10, errorMessage: "call not established in time" },
+            by: "local",
+          }, ctx);
+        }
+      }
       return;
     }
     if (msg.type === "control" && msg.extra && msg.extra.length > 0) {
@@ -272,10 +300,11 @@ class SessionActor implements Actor<SessionMsg> {
 
   onStart(ctx: ActorContext<SessionMsg>): void {
     this.#selfRef = ctx.self;
+    ctx.setTimer(SESSION_SETUP_TIMEOUT_MS, { type: "setup_check" });
   }
 }
 
-function toEvent(msg: Exclude<SessionMsg, { type: "tunnel_down" }>): SessionEvent {
+function toEvent(msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" }>): SessionEvent {
   switch (msg.type) {
     case "control":
       return { type: "received", message: msg.message, fields: msg.fields, problems: msg.problems };

@@ -107,6 +107,8 @@ export type TunnelMsg =
   | { type: "channel_timer"; fire: () => void }
   | { type: "hello_check" }
   | { type: "hold_over" }
+  /** The control connection had a full retransmission cycle to come up. */
+  | { type: "setup_check" }
   /** Place a call on this tunnel: ICRQ as LAC (or OCRQ as LNS with `outgoing`). */
   | { type: "place_call"; fields: AvpFields; outgoing?: boolean; context?: unknown; extra?: Avp[] }
   /** From a session actor: send a control message for it. */
@@ -214,6 +216,7 @@ class TunnelActor implements Actor<TunnelMsg> {
   onStart(ctx: ActorContext<TunnelMsg>): void {
     this.#ctx = ctx;
     this.#s.host.register(this.#s.tunnelId, this.#info);
+    ctx.setTimer(retransmissionCycleMs(this.#settings), { type: "setup_check" });
     this.#lastRx = ctx.now();
     this.#openChannel(this.#settings);
     if (this.#s.sccrq !== undefined) {
@@ -252,6 +255,18 @@ class TunnelActor implements Actor<TunnelMsg> {
         break;
       case "hold_over":
         ctx.stop("normal");
+        break;
+      case "setup_check":
+        // The channel gives up only on an unacknowledged message; a peer that acknowledged our
+        // SCCRQ (or SCCRP) and then went silent would leave us waiting forever (§7.2 has no
+        // timer here), so setup gets one full retransmission cycle.
+        if (this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn") {
+          this.#stop({
+            resultCode: StopCcnResult.GeneralError,
+            errorCode: 0,
+            errorMessage: "control connection setup timed out",
+          }, "local");
+        }
         break;
       case "place_call":
         this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context, msg.extra);

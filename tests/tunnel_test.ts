@@ -269,3 +269,46 @@ Deno.test("data frames for a live session from another host are dropped and coun
   assert.equal(lns.recorder.frames.length, 0);
   assert.equal(lns.node.counters.wrongPeer, 1);
 });
+
+Deno.test("a peer that acknowledges SCCRQ and then goes silent cannot leave a tunnel half-open", () => {
+  const sim = simulation(71);
+  const lac = sim.node(A, { settings: { hostname: "lac" } });
+  const fake = sim.network.bind(B);
+  assert.ok(fake.ok);
+  // The fake LNS acknowledges every control message with a ZLB and says nothing else.
+  fake.value.onReceive((p, from) => {
+    if ((p[0] & 0x80) === 0 || p.length <= 12) return;
+    const m = controlMessages([p])[0];
+    if (!m) return;
+    const zlb = new Uint8Array([0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const peerTid = fieldsOf(m.avps).assignedTunnelId ?? m.header.tunnelId;
+    zlb.set([peerTid >> 8, peerTid & 0xff], 4);
+    zlb.set([0, 0, (m.header.ns! + 1) >> 8, (m.header.ns! + 1) & 0xff], 8);
+    fake.value.send(zlb, from);
+  });
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  sim.scheduler.advance(40_000);
+  assert.equal(lac.node.tunnelCount, 0, "setup timed out after a retransmission cycle");
+  assert.equal(
+    lac.recorder.tunnelsClosed[0]?.reason.result.errorMessage,
+    "control connection setup timed out",
+  );
+  assert.equal(sim.system.actorCount, 0);
+});
+
+Deno.test("a call the peer never answers is cleared with CDN result 10 (not established in time)", () => {
+  const sim = simulation(72);
+  // The LNS's application never answers the ICRQ.
+  sim.node(B, { settings: { hostname: "lns" }, hooks: { incomingCall: () => {} } });
+  const lac = sim.node(A, { settings: { hostname: "lac" } });
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  lac.node.placeCall(id.value, {});
+  sim.scheduler.advance(61_000);
+  assert.equal(lac.recorder.sessionsClosed.length, 0, "not before the setup timeout");
+  sim.scheduler.advance(3_000);
+  assert.equal(lac.recorder.sessionsClosed.length, 1);
+  assert.equal(lac.recorder.sessionsClosed[0].reason.result.resultCode, 10);
+  assert.equal(lac.recorder.tunnelsClosed.length, 0, "the tunnel stays");
+});
