@@ -8,7 +8,8 @@
  */
 
 import { ProxyAuthenType } from "../transport/avp_types.ts";
-import { md5 } from "../transport/md5.ts";
+import { chapResponse, proxyFieldsFromChap } from "./chap.ts";
+import { proxyFieldsFromPap } from "./pap.ts";
 import type { AvpFields } from "../transport/message.ts";
 
 /** PPP protocol numbers of the authentication protocols (RFC 1334, RFC 1994). */
@@ -66,25 +67,27 @@ export function proxyFields(
     lastReceivedLcpConfreq: fromClient,
     lastSentLcpConfreq: confreqOptions({ mru, magic: lcp.lacMagic, auth }),
   };
-  const name = user.name;
-  const password = new TextEncoder().encode(user.password);
   if (auth === "pap") {
-    Object.assign(fields, {
-      proxyAuthenType: ProxyAuthenType.PppPap,
-      proxyAuthenName: name,
-      proxyAuthenId: user.id,
-      proxyAuthenResponse: password,
-    });
+    Object.assign(
+      fields,
+      proxyFieldsFromPap({
+        name: user.name,
+        password: new TextEncoder().encode(user.password),
+        identifier: user.id,
+      }),
+    );
   } else if (auth === "chap") {
     const challenge = user.challenge ?? new Uint8Array(16);
-    Object.assign(fields, {
-      proxyAuthenType: ProxyAuthenType.PppChap,
-      proxyAuthenName: name,
-      proxyAuthenChallenge: challenge,
-      proxyAuthenId: user.id,
-      // RFC 1994 §4.1: Response = MD5(Identifier ‖ secret ‖ Challenge).
-      proxyAuthenResponse: md5([new Uint8Array([user.id & 0xff]), password, challenge]),
-    });
+    Object.assign(
+      fields,
+      proxyFieldsFromChap({
+        name: user.name,
+        identifier: user.id,
+        challenge,
+        // RFC 1994 §4.1: Response = MD5(Identifier ‖ secret ‖ Challenge).
+        response: chapResponse(user.id & 0xff, user.password, challenge),
+      }),
+    );
   } else {
     fields.proxyAuthenType = ProxyAuthenType.NoAuthentication;
   }
