@@ -88,6 +88,8 @@ interface TunnelEntry {
   outstanding?: boolean;
   tieBreaker?: Uint8Array;
   established?: boolean;
+  /** Our tunnel this one replaces once established (the peer restarted, §7.2). */
+  replaces?: number;
 }
 
 /** See the module documentation. */
@@ -149,6 +151,15 @@ export class L2tpNode {
         if (entry) {
           entry.outstanding = false;
           entry.established = true;
+          const old = entry.replaces === undefined ? undefined : this.#tunnels.get(entry.replaces);
+          if (old !== undefined && old.peerHost === entry.peerHost) {
+            this.counters.peerRestarts++;
+            old.ref.send({
+              type: "abandon",
+              why: "peer restarted (new tunnel with the same Assigned Tunnel ID is up)",
+            });
+          }
+          entry.replaces = undefined;
         }
         userHooks.tunnelEstablished?.(t);
       },
@@ -351,12 +362,15 @@ export class L2tpNode {
 
   #onTunnelZero(payload: Uint8Array, from: Endpoint): void {
     const decoded = decodeControl(payload);
-    if (!decoded.ok || decoded.value.type !== "SCCRQ") {
-      // Only an SCCRQ may use Tunnel ID 0 (§3.1); a ZLB for a tunnel we never assigned is noise.
+    // Only an SCCRQ may use Tunnel ID 0 (§3.1), and it is the first message of its control
+    // connection: Ns 0 (§5.8). Anything else is dropped before any state exists, or a peer could
+    // park tunnels that never start.
+    if (!decoded.ok || decoded.value.type !== "SCCRQ" || decoded.value.header.ns !== 0) {
       this.counters.notSccrq++;
       return;
     }
     const f = fieldsOf(decoded.value.avps);
+    let replaces: number | undefined;
     const key = f.assignedTunnelId !== undefined
       ? `${endpointKey(from)}#${f.assignedTunnelId}`
       : `${endpointKey(from)}#${Array.from(md5([payload])).join(".")}`;
@@ -369,15 +383,13 @@ export class L2tpNode {
         old.ref.send({ type: "datagram", packet: payload.slice(), from });
         return;
       }
-      // The same peer endpoint asks again with the Tunnel ID of a tunnel that is up: it
-      // restarted and lost that tunnel. Drop ours quietly (a StopCCN would name its new one).
-      this.counters.peerRestarts++;
+      // The same peer endpoint asks again with the Tunnel ID of a tunnel that is up: it may
+      // have restarted and lost that tunnel. The old one is dropped quietly (a StopCCN would
+      // name the peer's new tunnel) — but only once the new one is established, so that an
+      // unauthenticated, spoofed SCCRQ cannot end an authenticated tunnel.
       this.#bySccrq.delete(key);
       old.sccrqKey = undefined;
-      old.ref.send({
-        type: "abandon",
-        why: "peer restarted (new SCCRQ with the same Assigned Tunnel ID)",
-      });
+      replaces = existing;
     }
     if (!this.#tieBreak(from, f.tieBreaker)) return;
     if (!this.#takeSccrqToken()) {
@@ -403,7 +415,7 @@ export class L2tpNode {
       }),
       this.#mailbox(this.#settings),
     );
-    this.#tunnels.set(id.value, { ref, peerHost: from.hostname, sccrqKey: key });
+    this.#tunnels.set(id.value, { ref, peerHost: from.hostname, sccrqKey: key, replaces });
     this.#bySccrq.set(key, id.value);
   }
 

@@ -66,6 +66,15 @@ export type SessionMsg =
  */
 export const SESSION_SETUP_TIMEOUT_MS = 62_000;
 
+const SETUP_MESSAGES: ReadonlySet<string> = new Set([
+  "ICRQ",
+  "ICRP",
+  "ICCN",
+  "OCRQ",
+  "OCRP",
+  "OCCN",
+]);
+
 /** How a session actor starts. */
 export interface SessionStart {
   side: SessionSide;
@@ -134,7 +143,11 @@ class SessionActor implements Actor<SessionMsg> {
       }
       return;
     }
-    if (msg.type === "control" && msg.extra && msg.extra.length > 0) {
+    // Vendor AVPs are kept from the call's setup messages only: a peer repeating WEN or SLI
+    // must not grow a session's memory.
+    if (
+      msg.type === "control" && msg.extra && msg.extra.length > 0 && SETUP_MESSAGES.has(msg.message)
+    ) {
       this.#extraIn.push(...msg.extra);
     }
     if (msg.type === "place_call") this.#extraOut = msg.extra;

@@ -47,7 +47,7 @@ export interface PolicyHolder {
 
 /** Messages the switch handles; the node's hooks turn into these. */
 export type SwitchMsg =
-  | { type: "incoming_call"; session: SessionHandle }
+  | { type: "incoming_call"; session: SessionHandle; message: "ICRQ" | "OCRQ" }
   | { type: "established"; session: SessionHandle }
   | { type: "closed"; session: SessionHandle; reason: CloseReason }
   | { type: "not_placed"; context: unknown; reason: CloseReason }
@@ -91,7 +91,7 @@ export function switchHooks(
     if (ref === undefined || ref.send(msg) !== "ok") stats.eventsLost++;
   };
   return {
-    incomingCall: (session) => send({ type: "incoming_call", session }),
+    incomingCall: (session, message) => send({ type: "incoming_call", session, message }),
     sessionEstablished: (session) => send({ type: "established", session }),
     sessionClosed: (session, reason) => send({ type: "closed", session, reason }),
     callNotPlaced: (context, reason) => send({ type: "not_placed", context, reason }),
@@ -208,7 +208,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   handle(msg: SwitchMsg, ctx: ActorContext<SwitchMsg>): void {
     switch (msg.type) {
       case "incoming_call":
-        return this.#onIncomingCall(msg.session);
+        return this.#onIncomingCall(msg.session, msg.message);
       case "established":
         return msg.session.tunnel.initiator
           ? this.#onUpstreamUp(msg.session)
@@ -284,8 +284,9 @@ class SwitchActor implements Actor<SwitchMsg> {
     };
   }
 
-  #onIncomingCall(session: SessionHandle): void {
-    if (session.tunnel.initiator) {
+  #onIncomingCall(session: SessionHandle, message: "ICRQ" | "OCRQ"): void {
+    // Toward LACs the switch is the LNS: it takes incoming calls only (an OCRQ is the LNS's to send).
+    if (session.tunnel.initiator || message === "OCRQ") {
       // An upstream LNS placing a call toward us: an LTS only switches calls from LACs.
       session.reject({
         resultCode: CdnResult.GeneralError,

@@ -32,7 +32,7 @@ import { challengeResponse, verifyChallengeResponse } from "../transport/auth.ts
 import { type Avp, isRecognized } from "../transport/avp.ts";
 import { type AvpKey, type MessageTypeName, StopCcnResult } from "../transport/avp_types.ts";
 import { type DatagramSocket, type Endpoint, endpointKey } from "../transport/datagram.ts";
-import { put16 } from "../transport/header.ts";
+import { decodeHeader, put16 } from "../transport/header.ts";
 import {
   type AvpFields,
   buildAvps,
@@ -260,7 +260,9 @@ class TunnelActor implements Actor<TunnelMsg> {
         // The channel gives up only on an unacknowledged message; a peer that acknowledged our
         // SCCRQ (or SCCRP) and then went silent would leave us waiting forever (§7.2 has no
         // timer here), so setup gets one full retransmission cycle.
-        if (this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn") {
+        if (this.#phase === "idle") {
+          this.#ctx.stop("normal"); // never got its SCCRQ in order: nothing to tell anyone
+        } else if (this.#phase === "wait_ctl_reply" || this.#phase === "wait_ctl_conn") {
           this.#stop({
             resultCode: StopCcnResult.GeneralError,
             errorCode: 0,
@@ -445,6 +447,21 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   #onDatagram(packet: Uint8Array): void {
     const decoded = decodeControl(packet, { secret: this.#settings.secret });
+    if (!decoded.ok && decoded.error.code === "unknown_message_type") {
+      // §4.4.1: an unknown Message Type with the M bit set clears the tunnel. Its Ns and Nr
+      // still count (acknowledging it, and taking the peer's acknowledgement of ours).
+      this.#s.host.counters.malformed++;
+      const h = decodeHeader(packet);
+      if (h.ok && h.value.ns !== null && h.value.nr !== null) {
+        this.#channel.receive(h.value.ns, h.value.nr, packet);
+      }
+      this.#stop({
+        resultCode: StopCcnResult.GeneralError,
+        errorCode: 8,
+        errorMessage: decoded.error.message,
+      }, "local");
+      return;
+    }
     if (!decoded.ok) {
       this.#s.host.counters.malformed++;
       log.warn("tunnel {tunnelId}: dropped malformed control message: {code} {message}", {
@@ -528,7 +545,15 @@ class TunnelActor implements Actor<TunnelMsg> {
   }
 
   #onSccrq(f: AvpFields): void {
-    this.#peerTunnelId = f.assignedTunnelId ?? null;
+    // §4.4.3: the Assigned Tunnel ID is non-zero; with 0 we could not address the peer.
+    this.#peerTunnelId = f.assignedTunnelId || null;
+    if (this.#peerTunnelId === null) {
+      return this.#stop({
+        resultCode: StopCcnResult.GeneralError,
+        errorCode: 3,
+        errorMessage: "no Assigned Tunnel ID",
+      }, "local");
+    }
     this.#peerHostName = f.hostName ?? null;
     if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
     if (f.protocolVersion?.version !== 1 || f.protocolVersion.revision !== 0) {
@@ -570,7 +595,15 @@ class TunnelActor implements Actor<TunnelMsg> {
   }
 
   #onSccrp(f: AvpFields): void {
-    this.#peerTunnelId = f.assignedTunnelId ?? null;
+    // §4.4.3: the Assigned Tunnel ID is non-zero; with 0 we could not address the peer.
+    this.#peerTunnelId = f.assignedTunnelId || null;
+    if (this.#peerTunnelId === null) {
+      return this.#stop({
+        resultCode: StopCcnResult.GeneralError,
+        errorCode: 3,
+        errorMessage: "no Assigned Tunnel ID",
+      }, "local");
+    }
     this.#peerHostName = f.hostName ?? null;
     if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
     if (!this.#peerAuthenticated("SCCRP", f)) return;

@@ -4,7 +4,8 @@
  * StopCCN hold-down, sequence wrap, and hostile datagrams.
  */
 import assert from "node:assert/strict";
-import { fieldsOf } from "../transport/message.ts";
+import type { Avp } from "../transport/avp.ts";
+import { buildAvps, encodeControl, fieldsOf } from "../transport/message.ts";
 import { controlMessages, simulation } from "./_l2tp_sim.ts";
 
 const A = { hostname: "10.0.0.1", port: 1701 };
@@ -311,4 +312,102 @@ Deno.test("a call the peer never answers is cleared with CDN result 10 (not esta
   assert.equal(lac.recorder.sessionsClosed.length, 1);
   assert.equal(lac.recorder.sessionsClosed[0].reason.result.resultCode, 10);
   assert.equal(lac.recorder.tunnelsClosed.length, 0, "the tunnel stays");
+});
+
+Deno.test("an SCCRQ whose Ns is not 0 is dropped before any state exists", () => {
+  const sim = simulation(81);
+  const lns = sim.node(B, { settings: { hostname: "lns" }, maxTunnels: 2 });
+  const rogue = sim.network.bind({ hostname: "10.6.6.7", port: 1701 });
+  assert.ok(rogue.ok);
+  const fields = {
+    protocolVersion: { version: 1, revision: 0 },
+    hostName: "x",
+    framingCapabilities: { synchronous: true, asynchronous: false },
+  };
+  for (let i = 1; i <= 5; i++) {
+    rogue.value.send(
+      encodeControl(
+        { tunnelId: 0, sessionId: 0, ns: 1, nr: 0 },
+        buildAvps("SCCRQ", { ...fields, assignedTunnelId: i }),
+      ),
+      B,
+    );
+  }
+  sim.scheduler.advance(100);
+  assert.equal(lns.node.tunnelCount, 0);
+  assert.equal(lns.node.counters.notSccrq, 5);
+});
+
+Deno.test("a spoofed SCCRQ reusing an authenticated tunnel's ID does not end that tunnel", () => {
+  const sim = simulation(82);
+  const secret = new TextEncoder().encode("s");
+  const lns = sim.node(B, { settings: { hostname: "lns", secret } });
+  const lac = sim.node(A, { settings: { hostname: "lac", secret } });
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  lac.node.placeCall(id.value, {});
+  assert.ok(sim.runUntil(() => lns.recorder.sessionsUp.length === 1, 10_000));
+  // The attacker replays the LAC's SCCRQ (same address, same Assigned Tunnel ID), but cannot answer the challenge.
+  const sccrq = lns.recorder.wire[0].slice();
+  lac.node.socket.send(sccrq, B);
+  sim.scheduler.advance(60_000);
+  assert.equal(
+    lns.recorder.sessionsClosed.length,
+    0,
+    "the authenticated tunnel's call is untouched",
+  );
+  assert.equal(lns.node.counters.peerRestarts, 0);
+  assert.ok(lac.recorder.sessionsUp[0].established);
+});
+
+Deno.test("repeated WEN with vendor AVPs does not grow a session's memory", () => {
+  const sim = simulation(83);
+  const lns = sim.node(B, { settings: { hostname: "lns" } });
+  const lac = sim.node(A, { settings: { hostname: "lac" } });
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  lac.node.placeCall(id.value, {});
+  assert.ok(sim.runUntil(() => lns.recorder.sessionsUp.length === 1, 10_000));
+  const s = lns.recorder.sessionsUp[0];
+  const before = s.extraAvps.length;
+  const errors = {
+    crcErrors: 0,
+    framingErrors: 0,
+    hardwareOverruns: 0,
+    bufferOverruns: 0,
+    timeoutErrors: 0,
+    alignmentErrors: 0,
+  };
+  for (let i = 0; i < 50; i++) lac.recorder.sessionsUp[0].wanError(errors);
+  sim.scheduler.advance(10_000);
+  assert.equal(s.extraAvps.length, before);
+});
+
+Deno.test("an unknown Message Type with the M bit clears the tunnel with StopCCN 2/8 (§4.4.1)", () => {
+  const sim = simulation(84);
+  const lac = sim.node(A, { settings: { hostname: "lac" } });
+  const fake = sim.network.bind(B);
+  assert.ok(fake.ok);
+  const got: Uint8Array[] = [];
+  fake.value.onReceive((p) => void got.push(p.slice()));
+  const id = lac.node.openTunnel(B);
+  assert.ok(id.ok);
+  sim.scheduler.advance(10);
+  const peerTid = fieldsOf(controlMessages(got).find((m) => m.type === "SCCRQ")!.avps)
+    .assignedTunnelId!;
+  const strange: Avp = {
+    vendorId: 0,
+    attributeType: 0,
+    mandatory: true,
+    hidden: false,
+    value: new Uint8Array([0, 99]),
+  };
+  fake.value.send(encodeControl({ tunnelId: peerTid, sessionId: 0, ns: 0, nr: 1 }, [strange]), A);
+  sim.scheduler.advance(500);
+  const stop = controlMessages(got).find((m) => m.type === "StopCCN");
+  assert.ok(stop, "StopCCN sent");
+  assert.deepEqual([
+    fieldsOf(stop.avps).resultCode?.resultCode,
+    fieldsOf(stop.avps).resultCode?.errorCode,
+  ], [2, 8]);
 });
