@@ -31,6 +31,7 @@ import {
   type SwitchViews,
 } from "./switch_actor.ts";
 import type { ActorRef, ActorSystem } from "./system.ts";
+import type { SessionHandle } from "./l2tp_types.ts";
 import { StopCcnResult } from "../transport/avp_types.ts";
 
 const log = getLogger(["lts", "policy"]);
@@ -71,6 +72,8 @@ export function startLts(options: LtsOptions): Lts {
     eventsLost: 0,
   };
   const started: { ref?: ActorRef<SwitchMsg> } = {};
+  // Calls the switch authenticates itself (no proxy AVPs): their frames go to the switch.
+  const authenticating = new Set<SessionHandle>();
   const config = options.policy.config;
   const node = new L2tpNode({
     system: options.system,
@@ -80,7 +83,7 @@ export function startLts(options: LtsOptions): Lts {
     sccrqPerSecond: config.limits.sccrqPerSecond,
     randomBytes: options.randomBytes,
     seed: options.seed,
-    hooks: switchHooks(() => started.ref, stats),
+    hooks: switchHooks(() => started.ref, stats, authenticating),
     // Who may open tunnels here: the first `lacs` entry that matches (policy in force now).
     admit: ({ from, hostName }) => {
       const admission = holder.policy.admitLac({ hostname: hostName, address: from.hostname });
@@ -112,6 +115,7 @@ export function startLts(options: LtsOptions): Lts {
       policy: holder,
       stats,
       memberHoldDownMs: options.memberHoldDownMs,
+      authenticating,
       idleTunnelMs: options.idleTunnelMs,
     }),
     { capacity: 65536 },

@@ -31,6 +31,14 @@ import type { CallFacts, Decision, Upstream } from "../policies/schema.ts";
 import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
 import { CdnResult } from "../transport/avp_types.ts";
 import { hopCountAvp, readHopCount } from "../transport/lts_avps.ts";
+import {
+  createEngine,
+  type EngineInput,
+  type EngineState,
+  type EngineTimer,
+  stepEngine,
+} from "../ppp/engine.ts";
+import type { TimerHandle } from "./clock.ts";
 import type { AvpFields } from "../transport/message.ts";
 import type { L2tpNode } from "./l2tp_node.ts";
 import type { CloseReason, NodeHooks, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
@@ -59,6 +67,9 @@ export type SwitchMsg =
     event: { wanError?: CallErrorsValue; accm?: AccmValue };
   }
   | { type: "idle_check" }
+  /** A PPP frame on a call the switch authenticates itself (no Proxy Authen Name came). */
+  | { type: "ppp_frame"; session: SessionHandle; frame: Uint8Array }
+  | { type: "ppp_timer"; session: SessionHandle; timer: EngineTimer }
   /** A reloaded policy: new calls follow it; switched calls keep the version they were decided by. */
   | { type: "policy"; policy: CompiledPolicy; reply: (version: number) => void }
   /** Stop accepting new calls. */
@@ -85,6 +96,7 @@ export interface SwitchViews {
 export function switchHooks(
   target: () => ActorRef<SwitchMsg> | undefined,
   stats: SwitchStats,
+  authenticating: ReadonlySet<SessionHandle> = new Set(),
 ): NodeHooks {
   const send = (msg: SwitchMsg) => {
     const ref = target();
@@ -98,7 +110,11 @@ export function switchHooks(
     tunnelEstablished: (tunnel) => send({ type: "tunnel_up", tunnel }),
     tunnelClosed: (tunnel, reason) => send({ type: "tunnel_down", tunnel, reason }),
     linkEvent: (session, event) => send({ type: "link_event", session, event }),
-    frame: () => void stats.framesBeforeSwitch++,
+    // Frames of a call the switch is authenticating go to it; others (not yet switched) are dropped.
+    frame: (session, frame) => {
+      if (authenticating.has(session)) send({ type: "ppp_frame", session, frame: frame.slice() });
+      else stats.framesBeforeSwitch++;
+    },
   };
 }
 
@@ -125,6 +141,13 @@ export interface SwitchOptions {
   memberHoldDownMs?: number;
   /** Close an upstream tunnel that carried no session this long. Default 60 s. */
   idleTunnelMs?: number;
+  /**
+   * Calls the switch authenticates itself: shared with the node hooks so their frames reach
+   * the switch. The switch adds and removes entries; hooks only read.
+   */
+  authenticating?: Set<SessionHandle>;
+  /** Authentication asked of remote systems that come without proxy AVPs; default CHAP, then PAP. */
+  pppAuth?: readonly ("pap" | "chap")[];
 }
 
 /** The AVPs of an incoming call copied onto the re-originated one (the session FSM keeps per message what the RFC allows). */
@@ -162,6 +185,8 @@ interface Call {
   tunnel: UpstreamTunnel | null;
   /** Hop Count to send upstream: what the LAC side said, plus us. */
   hops: number;
+  /** Proxy LCP and authentication AVPs the switch learnt by authenticating the user itself. */
+  proxy: AvpFields;
   phase: Phase;
   lastFailure: CloseReason | null;
   rule: string | null;
@@ -181,6 +206,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   /** Calls accepted at ICRQ whose ICCN has not come yet. */
   #pending = new Set<SessionHandle>();
   #draining = false;
+  #ppp = new Map<SessionHandle, { engine: EngineState; timers: Map<EngineTimer, TimerHandle> }>();
   #rejects: Record<string, number> = {};
   #startedAt = new Map<number, number>();
   #nextId = 1;
@@ -228,6 +254,12 @@ class SwitchActor implements Actor<SwitchMsg> {
         return this.#onTunnelDown(msg.tunnel, msg.reason);
       case "link_event":
         return this.#onLinkEvent(msg.session, msg.event);
+      case "ppp_frame":
+        return this.#pppStep(msg.session, { type: "frame", frame: msg.frame, now: ctx.now() });
+      case "ppp_timer": {
+        this.#ppp.get(msg.session)?.timers.delete(msg.timer);
+        return this.#pppStep(msg.session, { type: "timeout", timer: msg.timer, now: ctx.now() });
+      }
       case "idle_check":
         this.#closeIdleTunnels();
         ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
@@ -341,7 +373,11 @@ class SwitchActor implements Actor<SwitchMsg> {
     this.#o.stats.calls++;
     this.#pending.delete(incoming);
     this.#o.stats.pending = this.#pending.size;
-    const facts = this.#facts(incoming);
+    this.#decide(incoming, this.#facts(incoming), {});
+  }
+
+  /** Decides a call once its facts are known; `proxy` holds AVPs learnt by local PPP. */
+  #decide(incoming: SessionHandle, facts: CallFacts, proxy: AvpFields): void {
     let decision: Decision | "need_user";
     if (facts.user === undefined) {
       const { user: _user, ...rest } = facts;
@@ -349,9 +385,14 @@ class SwitchActor implements Actor<SwitchMsg> {
     } else {
       decision = this.#policy.decide(facts);
     }
+    if (decision === "need_user" && this.#o.authenticating !== undefined) {
+      // No Proxy Authen Name (a client-initiated call, or a LAC that sends no proxy AVPs): the
+      // switch runs LCP and PAP/CHAP with the remote system itself to learn the user, then
+      // decides and hands the LNS proxy LCP and proxy authentication AVPs.
+      this.#startPpp(incoming);
+      return;
+    }
     if (decision === "need_user") {
-      // Client-initiated calls without proxy authentication need local PPP authentication
-      // (the PPP issue); until then they cannot be switched by user name.
       this.#o.stats.rejected++;
       this.#countReject(CdnResult.GeneralError);
       log.warn(
@@ -421,6 +462,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       tried: new Set(),
       tunnel: null,
       hops: hops + 1,
+      proxy,
       phase: "accepted",
       lastFailure: null,
       rule: decision.rule,
@@ -431,6 +473,71 @@ class SwitchActor implements Actor<SwitchMsg> {
     this.#startedAt.set(call.id, this.#ctx.now());
     this.#o.stats.active++;
     this.#placeNext(call);
+  }
+
+  #startPpp(incoming: SessionHandle): void {
+    const engine = createEngine({
+      role: "server",
+      authOnly: true,
+      auth: [...(this.#o.pppAuth ?? ["chap", "pap"])],
+      // The switch only learns who the user is; the upstream LNS checks the credentials it is
+      // handed as proxy authentication (RFC 2661 §4.4.5, §9.5).
+      users: { verify: () => true, secretFor: () => undefined, acceptAll: true },
+      magic: () => (crypto.getRandomValues(new Uint32Array(1))[0] || 1) >>> 0,
+    });
+    this.#ppp.set(incoming, { engine, timers: new Map() });
+    this.#o.authenticating?.add(incoming);
+    this.#pppStep(incoming, { type: "start", now: this.#ctx.now() });
+  }
+
+  #pppStep(incoming: SessionHandle, input: EngineInput): void {
+    const link = this.#ppp.get(incoming);
+    if (link === undefined) return;
+    const { state, effects } = stepEngine(link.engine, input);
+    link.engine = state;
+    for (const e of effects) {
+      if (e.type === "send") {
+        incoming.sendFrame(e.frame);
+      } else if (e.type === "arm_timer") {
+        const old = link.timers.get(e.timer);
+        if (old) this.#ctx.cancelTimer(old);
+        link.timers.set(
+          e.timer,
+          this.#ctx.setTimer(e.ms, { type: "ppp_timer", session: incoming, timer: e.timer }),
+        );
+      } else if (e.type === "cancel_timer") {
+        const old = link.timers.get(e.timer);
+        if (old) this.#ctx.cancelTimer(old);
+        link.timers.delete(e.timer);
+      } else if (e.type === "authenticated") {
+        this.#endPpp(incoming);
+        log.info("call {tunnelId}/{sessionId}: PPP authenticated {user}", {
+          tunnelId: incoming.tunnel.tunnelId,
+          sessionId: incoming.sessionId,
+          user: e.user,
+        });
+        this.#decide(incoming, { ...this.#facts(incoming), user: e.user }, e.proxy ?? {});
+        return;
+      } else if (e.type === "failed" || e.type === "closed") {
+        this.#endPpp(incoming);
+        this.#o.stats.rejected++;
+        this.#countReject(CdnResult.GeneralError);
+        incoming.disconnect({
+          resultCode: CdnResult.GeneralError,
+          errorCode: 0,
+          errorMessage: `PPP authentication failed${e.type === "failed" ? `: ${e.reason}` : ""}`,
+        });
+        return;
+      }
+    }
+  }
+
+  #endPpp(incoming: SessionHandle): void {
+    const link = this.#ppp.get(incoming);
+    if (link === undefined) return;
+    for (const t of link.timers.values()) this.#ctx.cancelTimer(t);
+    this.#ppp.delete(incoming);
+    this.#o.authenticating?.delete(incoming);
   }
 
   /** Tries the next candidate member for a call, or fails it toward the LAC. */
@@ -463,6 +570,7 @@ class SwitchActor implements Actor<SwitchMsg> {
         const value = call.incoming.call[key];
         if (value !== undefined) (fields as Record<string, unknown>)[key] = value;
       }
+      Object.assign(fields, call.proxy);
       const extra = [hopCountAvp(call.hops)];
       if (!node.placeCall(tunnel.tunnelId, fields, { context: call.id, extra })) continue;
       this.#pool.attach(tunnel);
@@ -532,6 +640,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   }
 
   #onIncomingClosed(incoming: SessionHandle, reason: CloseReason): void {
+    this.#endPpp(incoming);
     if (this.#pending.delete(incoming)) this.#o.stats.pending = this.#pending.size;
     const call = this.#byIncoming.get(incoming);
     if (call === undefined) return;

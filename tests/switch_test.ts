@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { startLts } from "../actors/lts.ts";
 import { loadPolicy } from "../policies/mod.ts";
+import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { echoRequest } from "../ppp/echo.ts";
+import { createEngine, stepEngine } from "../ppp/engine.ts";
 import { fieldsOf } from "../transport/message.ts";
 import { controlMessages, simulation } from "./_l2tp_sim.ts";
 
@@ -423,4 +425,65 @@ Deno.test("an upstream tunnel lost (LNS gone silent) clears its switched calls w
   assert.equal(lac1.recorder.tunnelsClosed.length, 0, "the LAC's tunnel stays up");
   assert.equal(lts.stats.active, 0);
   assert.equal(lts.node.forwarding.size, 0);
+});
+
+Deno.test("a call with no proxy AVPs: lts authenticates the user over PPP itself, then switches by realm with proxy AVPs", () => {
+  const { sim, lts, lns } = testbed(14);
+  // The remote system is a PPP client (client-initiated: nothing but the L2TP call reaches lts).
+  let client = createEngine({
+    role: "client",
+    name: "carol@isp-a.example",
+    password: "wonderland",
+    magic: () => 0x1234,
+  });
+  const outcome: string[] = [];
+  const timers = new Map<string, { id: number }>();
+  const drive = (session: SessionHandle, input: Parameters<typeof stepEngine>[1]) => {
+    const { state, effects } = stepEngine(client, input);
+    client = state;
+    for (const e of effects) {
+      if (e.type === "send") session.sendFrame(e.frame);
+      else if (e.type === "arm_timer") {
+        const old = timers.get(e.timer);
+        if (old) sim.clock.cancel(old);
+        timers.set(
+          e.timer,
+          sim.clock.setTimer(
+            e.ms,
+            () => drive(session, { type: "timeout", timer: e.timer, now: sim.clock.now() }),
+          ),
+        );
+      } else if (e.type === "cancel_timer") {
+        const old = timers.get(e.timer);
+        if (old) sim.clock.cancel(old);
+        timers.delete(e.timer);
+      } else outcome.push(e.type);
+    }
+  };
+  const lac = sim.node({ hostname: "10.2.0.9", port: 1701 }, {
+    settings: { hostname: "lac-client", secret: new TextEncoder().encode("lac-secret") },
+    hooks: {
+      sessionEstablished: (s: SessionHandle) =>
+        void drive(s, { type: "start", now: sim.clock.now() }),
+      frame: (s: SessionHandle, frame: Uint8Array) =>
+        void drive(s, { type: "frame", frame: frame.slice(), now: sim.clock.now() }),
+    },
+  });
+  const t = lac.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac.node.placeCall(t.value, { callingNumber: "0201", calledNumber: "0800" });
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000), JSON.stringify(lts.stats));
+  const atLns = lns.a1.recorder.sessionsUp[0];
+  assert.equal(atLns.call.proxyAuthenName, "carol@isp-a.example");
+  assert.equal(atLns.call.proxyAuthenType, 2, "CHAP, as lts asked the client");
+  assert.ok(
+    atLns.call.proxyAuthenChallenge && atLns.call.proxyAuthenResponse,
+    "challenge and response handed on",
+  );
+  assert.ok(
+    atLns.call.lastSentLcpConfreq && atLns.call.lastReceivedLcpConfreq,
+    "proxy LCP handed on",
+  );
+  assert.equal(atLns.call.calledNumber, "0800");
+  assert.ok(outcome.includes("phase"));
 });
