@@ -136,6 +136,7 @@ type Phase = "idle" | "wait_ctl_reply" | "wait_ctl_conn" | "established" | "clos
 interface SessionEntry {
   ref: ActorRef<SessionMsg>;
   peerSessionId: number | null;
+  localSessionId: number;
 }
 
 /** How a tunnel actor starts. */
@@ -801,7 +802,7 @@ class TunnelActor implements Actor<TunnelMsg> {
       }),
       { capacity: 16, restart: "temporary" },
     );
-    const entry = { ref, peerSessionId: null };
+    const entry: SessionEntry = { ref, peerSessionId: null, localSessionId: id.value };
     this.#sessions.set(id.value, entry);
     return entry;
   }
@@ -811,7 +812,12 @@ class TunnelActor implements Actor<TunnelMsg> {
     let localId = msg.header.sessionId;
     if ((type === "ICRQ" || type === "OCRQ") && localId === 0) {
       const peerSid = fields.assignedSessionId;
-      if (peerSid !== undefined && this.#byPeerSession.has(peerSid)) return; // a retransmission already delivered
+      // The channel already drops retransmissions; a second live request naming a peer Session
+      // ID still in use is ignored (it would make two sessions the peer cannot tell apart).
+      if (peerSid !== undefined && this.#byPeerSession.has(peerSid)) {
+        this.#s.host.counters.unknownSession++;
+        return;
+      }
       const entry = this.#newSession(
         type === "ICRQ" ? "lns" : "lac",
         type === "ICRQ" ? "incoming" : "outgoing",
@@ -823,6 +829,10 @@ class TunnelActor implements Actor<TunnelMsg> {
           assignedSessionId: 0,
         }, peerSid ?? 0);
         return;
+      }
+      if (peerSid) {
+        entry.peerSessionId = peerSid;
+        this.#byPeerSession.set(peerSid, entry.localSessionId);
       }
       entry.ref.send({
         type: "control",

@@ -153,7 +153,8 @@ export class UpstreamPool {
 
   /** One session fewer on a tunnel (and its member). */
   detach(t: UpstreamTunnel, now: number): void {
-    if (!this.#tunnels.has(t.tunnelId)) return;
+    // By object, not by ID: an ID may be reused by a newer tunnel after this one was removed.
+    if (this.#tunnels.get(t.tunnelId) !== t) return;
     t.sessions--;
     this.#state(t.member).sessions--;
     if (t.sessions === 0) t.idleSince = now;

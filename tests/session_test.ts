@@ -222,3 +222,33 @@ Deno.test("an unknown AVP with the M bit in SCCRP clears the tunnel with StopCCN
   assert.equal(stop.header.tunnelId, 999);
   assert.equal(lac.recorder.tunnelsUp.length, 0);
 });
+
+Deno.test("a second live ICRQ naming a peer Session ID already in use makes no second session", () => {
+  const sim = simulation(8);
+  sim.node(LNS, { settings: { hostname: "lns" } });
+  const fake = sim.network.bind(LAC);
+  assert.ok(fake.ok);
+  const got: Uint8Array[] = [];
+  fake.value.onReceive((p) => void got.push(p.slice()));
+  const send = (ns: number, nr: number, tunnelId: number, avps: ReturnType<typeof buildAvps>) =>
+    fake.value.send(encodeControl({ tunnelId, sessionId: 0, ns, nr }, avps), LNS);
+  send(
+    0,
+    0,
+    0,
+    buildAvps("SCCRQ", {
+      protocolVersion: { version: 1, revision: 0 },
+      hostName: "fake-lac",
+      framingCapabilities: { synchronous: true, asynchronous: false },
+      assignedTunnelId: 77,
+    }),
+  );
+  sim.scheduler.advance(10);
+  const sccrp = controlMessages(got).find((m) => m.type === "SCCRP")!;
+  const lnsTid = fieldsOf(sccrp.avps).assignedTunnelId!;
+  send(1, 1, lnsTid, buildAvps("SCCCN", {}));
+  send(2, 1, lnsTid, buildAvps("ICRQ", { assignedSessionId: 5, callSerialNumber: 1 }));
+  send(3, 1, lnsTid, buildAvps("ICRQ", { assignedSessionId: 5, callSerialNumber: 2 }));
+  sim.scheduler.advance(500);
+  assert.equal(controlMessages(got).filter((m) => m.type === "ICRP").length, 1);
+});
