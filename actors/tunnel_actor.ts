@@ -545,18 +545,28 @@ class TunnelActor implements Actor<TunnelMsg> {
     };
   }
 
-  #onSccrq(f: AvpFields): void {
-    // §4.4.3: the Assigned Tunnel ID is non-zero; with 0 we could not address the peer.
+  /**
+   * Takes the peer's Assigned Tunnel ID, Host Name and Receive Window Size from its SCCRQ or
+   * SCCRP. §4.4.3: the Assigned Tunnel ID is non-zero; with 0 we could not address the peer, so
+   * the tunnel stops and this returns false.
+   */
+  #learnPeer(f: AvpFields): boolean {
     this.#peerTunnelId = f.assignedTunnelId || null;
     if (this.#peerTunnelId === null) {
-      return this.#stop({
+      this.#stop({
         resultCode: StopCcnResult.GeneralError,
         errorCode: 3,
         errorMessage: "no Assigned Tunnel ID",
       }, "local");
+      return false;
     }
     this.#peerHostName = f.hostName ?? null;
     if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
+    return true;
+  }
+
+  #onSccrq(f: AvpFields): void {
+    if (!this.#learnPeer(f)) return;
     if (f.protocolVersion?.version !== 1 || f.protocolVersion.revision !== 0) {
       return this.#stop({
         resultCode: StopCcnResult.UnsupportedProtocolVersion,
@@ -596,17 +606,7 @@ class TunnelActor implements Actor<TunnelMsg> {
   }
 
   #onSccrp(f: AvpFields): void {
-    // §4.4.3: the Assigned Tunnel ID is non-zero; with 0 we could not address the peer.
-    this.#peerTunnelId = f.assignedTunnelId || null;
-    if (this.#peerTunnelId === null) {
-      return this.#stop({
-        resultCode: StopCcnResult.GeneralError,
-        errorCode: 3,
-        errorMessage: "no Assigned Tunnel ID",
-      }, "local");
-    }
-    this.#peerHostName = f.hostName ?? null;
-    if (f.receiveWindowSize) this.#channel.setPeerReceiveWindowSize(f.receiveWindowSize);
+    if (!this.#learnPeer(f)) return;
     if (!this.#peerAuthenticated("SCCRP", f)) return;
     const secret = this.#settings.secret;
     const scccn: AvpFields = {};
