@@ -178,6 +178,8 @@ interface Call {
   id: number;
   incoming: SessionHandle;
   incomingClosed: boolean;
+  /** Why the LAC's leg ended, to carry on to an upstream leg still being set up. */
+  incomingReason?: CloseReason;
   outgoing: SessionHandle | null;
   outgoingClosed: boolean;
   upstream: Upstream | null;
@@ -610,7 +612,9 @@ class SwitchActor implements Actor<SwitchMsg> {
     }
     call.outgoing = outgoing;
     if (call.phase === "closing" || call.incomingClosed) {
-      outgoing.disconnect({ resultCode: CdnResult.LostCarrier });
+      // The LAC's leg ended while this one was being set up: carry its CDN on.
+      const why = call.incomingReason;
+      outgoing.disconnect(why?.result ?? { resultCode: CdnResult.LostCarrier }, why?.q931);
       return;
     }
     const forwarding = this.#o.node().forwarding;
@@ -645,6 +649,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     const call = this.#byIncoming.get(incoming);
     if (call === undefined) return;
     call.incomingClosed = true;
+    call.incomingReason = reason;
     if (call.outgoing !== null && !call.outgoingClosed) {
       call.outgoing.disconnect(reason.result, reason.q931);
     }

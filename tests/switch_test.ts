@@ -487,3 +487,26 @@ Deno.test("a call with no proxy AVPs: lts authenticates the user over PPP itself
   assert.equal(atLns.call.calledNumber, "0800");
   assert.ok(outcome.includes("phase"));
 });
+
+Deno.test("a LAC CDN that arrives while the upstream leg is being set up is carried on with its Result Code", () => {
+  const { sim, lts, lns } = testbed(15);
+  // This LAC hangs up as soon as its own leg is up: before lts has the upstream leg.
+  const lac = sim.node({ hostname: "10.2.0.8", port: 1701 }, {
+    settings: { hostname: "lac-hasty", secret: new TextEncoder().encode("lac-secret") },
+    hooks: {
+      sessionEstablished: (s: SessionHandle) =>
+        s.disconnect({ resultCode: 7, errorCode: 0, errorMessage: "no carrier" }),
+    },
+  });
+  const t = lac.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac.node.placeCall(t.value, call("hasty@isp-a.example", 1));
+  assert.ok(
+    sim.runUntil(() => lns.a1.recorder.sessionsClosed.length === 1, 30_000),
+    JSON.stringify(lts.stats),
+  );
+  assert.equal(lns.a1.recorder.sessionsClosed[0].reason.result.resultCode, 7);
+  sim.scheduler.advance(1000);
+  assert.equal(lts.stats.active, 0);
+  assert.equal(lts.node.forwarding.size, 0);
+});
