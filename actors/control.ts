@@ -25,8 +25,12 @@ export interface LegView {
 export interface SessionView {
   /** The switch's call id (for `DELETE /sessions/{id}`). */
   id: number;
-  /** `placing` (upstream leg being set up), `switched`, or `closing`. */
-  state: "placing" | "switched" | "closing";
+  /**
+   * `placing` (upstream leg being set up), `switched`, `terminating` (PPP
+   * being negotiated with a call a terminate rule keeps), `terminated` (its
+   * IPCP is Opened), or `closing`.
+   */
+  state: "placing" | "switched" | "terminating" | "terminated" | "closing";
   user: string | null;
   calledNumber: string | null;
   callingNumber: string | null;
@@ -40,6 +44,21 @@ export interface SessionView {
   ageMs: number;
   incoming: LegView;
   outgoing: LegView | null;
+  /** For a call terminated here: the target, the client's address, IPv4 datagrams counted. */
+  terminate?: TerminationView;
+}
+
+/** The local end of a terminated call. */
+export interface TerminationView {
+  target: string;
+  /** The address IPCP gave the client; null until IPCP is Opened. */
+  address: string | null;
+  ipPacketsIn: number;
+  ipBytesIn: number;
+  ipPacketsOut: number;
+  ipBytesOut: number;
+  /** IPv4 datagrams before IPCP was Opened (discarded, RFC 1661 §3.5). */
+  ipDropped: number;
 }
 
 /** A tunnel. */
@@ -66,8 +85,22 @@ export interface StatusView {
   /** Not accepting new calls (after `POST /drain` or while stopping). */
   draining: boolean;
   tunnels: { lac: number; upstream: number };
-  sessions: { placing: number; switched: number; closing: number };
-  calls: { total: number; switched: number; rejected: number; failed: number; failovers: number };
+  sessions: {
+    placing: number;
+    switched: number;
+    terminating: number;
+    terminated: number;
+    closing: number;
+  };
+  calls: {
+    total: number;
+    switched: number;
+    rejected: number;
+    failed: number;
+    failovers: number;
+    /** Calls terminated here that reached IPCP Opened. */
+    terminated: number;
+  };
 }
 
 /** `GET /policy`. */
@@ -114,6 +147,12 @@ export interface MetricsView {
   /** Datagrams dropped by the node, by reason (bad_version, malformed, unknown_tunnel, …). */
   datagramsDropped: Record<string, number>;
   mailboxDropsTotal: number;
+  /** Tunnels whose peer failed tunnel authentication or was not admitted (StopCCN result 4). */
+  tunnelAuthFailuresTotal: number;
+  /** Configured bounds, by limit name (`max_tunnels`, `sccrq_per_second`, `tunnel_mailbox`, …). */
+  limits: Record<string, number>;
+  /** Times a bound refused or dropped something, by the same limit names. */
+  limitsReached: Record<string, number>;
   reloads: { ok: number; failed: number };
   policyVersion: number;
 }

@@ -69,6 +69,7 @@ export function startLts(options: LtsOptions): Lts {
     active: 0,
     pending: 0,
     framesBeforeSwitch: 0,
+    terminated: 0,
     eventsLost: 0,
   };
   const started: { ref?: ActorRef<SwitchMsg> } = {};
@@ -77,13 +78,14 @@ export function startLts(options: LtsOptions): Lts {
   const config = options.policy.config;
   const node = new L2tpNode({
     system: options.system,
+  const early = new Map<SessionHandle, Uint8Array[]>();
     socket: options.socket,
     settings: { hostname: config.hostname },
     maxTunnels: config.limits.maxTunnels,
     sccrqPerSecond: config.limits.sccrqPerSecond,
     randomBytes: options.randomBytes,
     seed: options.seed,
-    hooks: switchHooks(() => started.ref, stats, authenticating),
+    hooks: switchHooks(() => started.ref, stats, authenticating, early),
     // Who may open tunnels here: the first `lacs` entry that matches (policy in force now).
     admit: ({ from, hostName }) => {
       const admission = holder.policy.admitLac({ hostname: hostName, address: from.hostname });
@@ -119,6 +121,7 @@ export function startLts(options: LtsOptions): Lts {
       idleTunnelMs: options.idleTunnelMs,
     }),
     { capacity: 65536 },
+      early,
   );
   started.ref = switchRef;
   return { node, switch: switchRef, stats, policy: holder };
@@ -189,6 +192,8 @@ export class LtsRuntime implements LtsControl {
         closing: count("closing"),
       },
       calls: {
+        terminating: count("terminating"),
+        terminated: count("terminated"),
         total: s.calls,
         switched: s.switched,
         rejected: s.rejected,
@@ -197,6 +202,7 @@ export class LtsRuntime implements LtsControl {
       },
     };
   }
+        terminated: s.terminated,
 
   async tunnels(): Promise<TunnelView[]> {
     const v = await this.#views();
@@ -249,7 +255,9 @@ export class LtsRuntime implements LtsControl {
     }
     const bySession = new Map<string, number>();
     for (const s of v.sessions) {
-      const key = `${s.state}|${s.upstream ?? ""}`;
+      const key = `${s.state}|${
+        s.upstream ?? (s.terminate ? `terminate:${s.terminate.target}` : "")
+      }`;
       bySession.set(key, (bySession.get(key) ?? 0) + 1);
     }
     return {

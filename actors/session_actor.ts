@@ -66,6 +66,9 @@ export type SessionMsg =
  */
 export const SESSION_SETUP_TIMEOUT_MS = 62_000;
 
+/** Data frames held between our ICRP and the peer's ICCN. */
+export const EARLY_FRAMES = 4;
+
 const SETUP_MESSAGES: ReadonlySet<string> = new Set([
   "ICRQ",
   "ICRP",
@@ -97,6 +100,8 @@ class SessionActor implements Actor<SessionMsg> {
   #state: SessionState;
   #forwarding = false;
   #established = false;
+  /** Frames that came between our ICRP and the ICCN (at most {@link EARLY_FRAMES}). */
+  #early: Uint8Array[] = [];
   #closed = false;
   #handle: SessionHandle;
   /** Vendor and unknown AVPs received on this call (ICRQ, ICCN, …), in order. */
@@ -187,6 +192,9 @@ class SessionActor implements Actor<SessionMsg> {
     const hooks = this.#s.host.hooks;
     switch (effect.type) {
       case "send":
+        // Accepting a call: the LAC may send data right after its ICCN, before we have taken
+        // the ICCN in; hold the first frames rather than lose them (LCP would retransmit in 3 s).
+        if (effect.message === "ICRP") this.#program(true);
         this.#s.tunnel.send({
           type: "session_send",
           message: effect.message,
@@ -204,12 +212,17 @@ class SessionActor implements Actor<SessionMsg> {
         break;
       case "established":
         this.#established = true;
-        this.#program();
+        this.#program(false);
         log.debug("session {tunnelId}/{sessionId} established", {
           tunnelId: this.#s.tunnelInfo.tunnelId,
           sessionId: this.#s.localSessionId,
         });
         hooks.sessionEstablished?.(this.#handle);
+        if (this.#early.length > 0) {
+          const early = this.#early;
+          this.#early = [];
+          for (const frame of early) hooks.frame?.(this.#handle, frame);
+        }
         break;
       case "closed":
         this.#close({
@@ -244,17 +257,24 @@ class SessionActor implements Actor<SessionMsg> {
     }
   }
 
-  #program(): void {
+  /** Programs the forwarding entry; `early`: the call is not established yet, so frames are held. */
+  #program(early: boolean): void {
     const peerTunnelId = this.#s.tunnelInfo.peerTunnelId;
     const peerSessionId = this.#state.peerSessionId;
     if (peerTunnelId === null || peerSessionId === null) return;
+    const receive = early
+      ? (frame: Uint8Array) => {
+        if (this.#early.length < EARLY_FRAMES) this.#early.push(frame.slice());
+        else this.#s.host.forwarding.unknownSession++;
+      }
+      : (frame: Uint8Array) => this.#s.host.hooks.frame?.(this.#handle, frame);
     this.#s.host.forwarding.set(this.#s.tunnelInfo.tunnelId, this.#s.localSessionId, {
       peer: this.#s.tunnelInfo.peer,
       peerTunnelId,
       peerSessionId,
       sequencing: this.#state.call.sequencingRequired === true,
       ns: 0,
-      receive: (frame) => this.#s.host.hooks.frame?.(this.#handle, frame),
+      receive,
       rxFrames: 0,
       txFrames: 0,
       rxBytes: 0,

@@ -27,7 +27,11 @@ import type { CompiledPolicy } from "../policies/compile.ts";
 import type { LegView, SessionView } from "./control.ts";
 import type { DataEntry } from "./data_plane.ts";
 import { endpointKey } from "../transport/datagram.ts";
-import type { CallFacts, Decision, Upstream } from "../policies/schema.ts";
+import type { CallFacts, Decision, TerminateTarget, Upstream } from "../policies/schema.ts";
+import { IpPool } from "../ppp/ip_pool.ts";
+import { type LinkEvent, PppLink } from "../ppp/link.ts";
+import { verifyProxyAuthentication } from "../ppp/proxy.ts";
+import { LocalUsers } from "../ppp/users.ts";
 import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
 import { CdnResult } from "../transport/avp_types.ts";
 import { hopCountAvp, readHopCount } from "../transport/lts_avps.ts";
@@ -70,6 +74,8 @@ export type SwitchMsg =
   /** A PPP frame on a call the switch authenticates itself (no Proxy Authen Name came). */
   | { type: "ppp_frame"; session: SessionHandle; frame: Uint8Array }
   | { type: "ppp_timer"; session: SessionHandle; timer: EngineTimer }
+  /** A timer of a locally terminated call's PPP link. */
+  | { type: "link_timer"; fire: () => void }
   /** A reloaded policy: new calls follow it; switched calls keep the version they were decided by. */
   | { type: "policy"; policy: CompiledPolicy; reply: (version: number) => void }
   /** Stop accepting new calls. */
@@ -97,6 +103,7 @@ export function switchHooks(
   target: () => ActorRef<SwitchMsg> | undefined,
   stats: SwitchStats,
   authenticating: ReadonlySet<SessionHandle> = new Set(),
+  early?: Map<SessionHandle, Uint8Array[]>,
 ): NodeHooks {
   const send = (msg: SwitchMsg) => {
     const ref = target();
@@ -104,19 +111,33 @@ export function switchHooks(
   };
   return {
     incomingCall: (session, message) => send({ type: "incoming_call", session, message }),
-    sessionEstablished: (session) => send({ type: "established", session }),
-    sessionClosed: (session, reason) => send({ type: "closed", session, reason }),
+    sessionEstablished: (session) => {
+      // A client's first LCP Configure-Request may overtake our decision: keep a few frames.
+      if (!session.tunnel.initiator) early?.set(session, []);
+      send({ type: "established", session });
+    },
+    sessionClosed: (session, reason) => {
+      early?.delete(session);
+      send({ type: "closed", session, reason });
+    },
     callNotPlaced: (context, reason) => send({ type: "not_placed", context, reason }),
     tunnelEstablished: (tunnel) => send({ type: "tunnel_up", tunnel }),
     tunnelClosed: (tunnel, reason) => send({ type: "tunnel_down", tunnel, reason }),
     linkEvent: (session, event) => send({ type: "link_event", session, event }),
     // Frames of a call the switch is authenticating go to it; others (not yet switched) are dropped.
     frame: (session, frame) => {
-      if (authenticating.has(session)) send({ type: "ppp_frame", session, frame: frame.slice() });
+      if (authenticating.has(session)) {
+        return send({ type: "ppp_frame", session, frame: frame.slice() });
+      }
+      const held = early?.get(session);
+      if (held !== undefined && held.length < EARLY_FRAMES) held.push(frame.slice());
       else stats.framesBeforeSwitch++;
     },
   };
 }
+
+/** Frames held per call between its ICCN and the switch's decision (LCP retransmits the rest). */
+export const EARLY_FRAMES = 4;
 
 /** What the switch counts. */
 export interface SwitchStats {
@@ -125,6 +146,8 @@ export interface SwitchStats {
   rejected: number;
   failed: number;
   failovers: number;
+  /** Calls terminated here that reached IPCP Opened. */
+  terminated: number;
   active: number;
   /** Calls accepted at ICRQ and not yet decided (they count against limits.max_sessions). */
   pending: number;
@@ -146,6 +169,11 @@ export interface SwitchOptions {
    * the switch. The switch adds and removes entries; hooks only read.
    */
   authenticating?: Set<SessionHandle>;
+  /**
+   * Frames that came on an incoming call after its ICCN and before the switch
+   * took it up, at most {@link EARLY_FRAMES} each; shared with the node hooks.
+   */
+  early?: Map<SessionHandle, Uint8Array[]>;
   /** Authentication asked of remote systems that come without proxy AVPs; default CHAP, then PAP. */
   pppAuth?: readonly ("pap" | "chap")[];
 }
@@ -172,7 +200,15 @@ const COPIED: readonly (keyof AvpFields)[] = [
   "proxyAuthenResponse",
 ];
 
-type Phase = "accepted" | "placing" | "switched" | "closing";
+type Phase = "accepted" | "placing" | "switched" | "terminating" | "terminated" | "closing";
+
+/** A call the LTS terminates itself (a `terminate` rule): the LNS side of its PPP link. */
+interface Termination {
+  target: TerminateTarget;
+  link: PppLink;
+  /** Why the link failed, for the CDN once it is Dead. */
+  failure?: string;
+}
 
 interface Call {
   id: number;
@@ -193,6 +229,10 @@ interface Call {
   lastFailure: CloseReason | null;
   rule: string | null;
   policyVersion: number;
+  /** The user: the Proxy Authen Name, or the name the switch's own PPP authentication learnt. */
+  user: string | null;
+  /** Set for a call terminated here rather than switched. */
+  termination: Termination | null;
 }
 
 /** Creates the switch actor's behaviour. */
@@ -210,6 +250,9 @@ class SwitchActor implements Actor<SwitchMsg> {
   #draining = false;
   #ppp = new Map<SessionHandle, { engine: EngineState; timers: Map<EngineTimer, TimerHandle> }>();
   #rejects: Record<string, number> = {};
+  /** Address pools of terminate targets, by target name and range: kept across reloads. */
+  #pools = new Map<string, IpPool>();
+  #users = new WeakMap<TerminateTarget, LocalUsers>();
   #startedAt = new Map<number, number>();
   #nextId = 1;
   #ctx!: ActorContext<SwitchMsg>;
@@ -256,8 +299,13 @@ class SwitchActor implements Actor<SwitchMsg> {
         return this.#onTunnelDown(msg.tunnel, msg.reason);
       case "link_event":
         return this.#onLinkEvent(msg.session, msg.event);
-      case "ppp_frame":
+      case "ppp_frame": {
+        const termination = this.#byIncoming.get(msg.session)?.termination;
+        if (termination) return termination.link.receive(msg.frame);
         return this.#pppStep(msg.session, { type: "frame", frame: msg.frame, now: ctx.now() });
+      }
+      case "link_timer":
+        return msg.fire();
       case "ppp_timer": {
         this.#ppp.get(msg.session)?.timers.delete(msg.timer);
         return this.#pppStep(msg.session, { type: "timeout", timer: msg.timer, now: ctx.now() });
@@ -375,7 +423,15 @@ class SwitchActor implements Actor<SwitchMsg> {
     this.#o.stats.calls++;
     this.#pending.delete(incoming);
     this.#o.stats.pending = this.#pending.size;
+    const early = this.#o.early?.get(incoming) ?? [];
+    this.#o.early?.delete(incoming);
     this.#decide(incoming, this.#facts(incoming), {});
+    // The switch now speaks PPP on the call (authentication, or a terminate rule): replay what came early.
+    for (const frame of early) {
+      if (this.#o.authenticating?.has(incoming)) {
+        this.handle({ type: "ppp_frame", session: incoming, frame }, this.#ctx);
+      } else this.#o.stats.framesBeforeSwitch++;
+    }
   }
 
   /** Decides a call once its facts are known; `proxy` holds AVPs learnt by local PPP. */
@@ -424,14 +480,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       return;
     }
     if (decision.action === "terminate") {
-      this.#o.stats.rejected++;
-      this.#countReject(CdnResult.GeneralError);
-      incoming.disconnect({
-        resultCode: CdnResult.GeneralError,
-        errorCode: 0,
-        errorMessage: "local termination is not available",
-      });
-      return;
+      return this.#terminate(incoming, facts, proxy, decision.rule, decision.target);
     }
     // Chained switches count themselves in a vendor AVP; a loop of switches ends at max_hops.
     const hops = readHopCount(incoming.extraAvps);
@@ -469,12 +518,165 @@ class SwitchActor implements Actor<SwitchMsg> {
       lastFailure: null,
       rule: decision.rule,
       policyVersion: this.#o.policy.version,
+      user: facts.user ?? null,
+      termination: null,
     };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
     this.#startedAt.set(call.id, this.#ctx.now());
     this.#o.stats.active++;
     this.#placeNext(call);
+  }
+
+  /**
+   * A `terminate` rule: the LTS is the LNS. PPP runs here (LCP, PAP/CHAP
+   * against the target's users, IPCP from its pool, LCP Echo keepalive). A
+   * call whose proxy authentication (RFC 2661 §4.4.5) checks out against the
+   * users starts at IPCP with the proxy LCP; any other renegotiates LCP and
+   * authenticates afresh (RFC 1661 §3.4: the client goes back to Establish).
+   */
+  #terminate(
+    incoming: SessionHandle,
+    facts: CallFacts,
+    learnt: AvpFields,
+    rule: string | null,
+    targetName: string,
+  ): void {
+    const target = this.#policy.config.terminate.get(targetName)!;
+    const users = this.#usersOf(target);
+    const proxy: AvpFields = { ...incoming.call, ...learnt };
+    const proxied = proxy.lastSentLcpConfreq !== undefined &&
+        proxy.lastReceivedLcpConfreq !== undefined &&
+        verifyProxyAuthentication(proxy, users) === "ok"
+      ? {
+        lastSent: proxy.lastSentLcpConfreq,
+        lastReceived: proxy.lastReceivedLcpConfreq,
+        user: proxy.proxyAuthenName!,
+      }
+      : undefined;
+    const call: Call = {
+      id: this.#nextId++,
+      incoming,
+      incomingClosed: false,
+      outgoing: null,
+      outgoingClosed: false,
+      upstream: null,
+      tried: new Set(),
+      tunnel: null,
+      hops: 0,
+      proxy: {},
+      phase: "terminating",
+      lastFailure: null,
+      rule,
+      policyVersion: this.#o.policy.version,
+      user: facts.user ?? null,
+      termination: null,
+    };
+    const ctx = this.#ctx;
+    const link = new PppLink({
+      role: "server",
+      auth: target.auth,
+      users,
+      localAddress: target.localAddress,
+      pool: this.#poolOf(target),
+      ...(target.dns.length > 0
+        ? { dns: { primary: target.dns[0], secondary: target.dns[1] } }
+        : {}),
+      ...(target.echo === null
+        ? {}
+        : { echo: { intervalMs: target.echo.interval * 1000, maxMissed: target.echo.maxMissed } }),
+      ...(proxied ? { proxied } : {}),
+      magic: () => (crypto.getRandomValues(new Uint32Array(1))[0] || 1) >>> 0,
+    }, {
+      send: (frame) => void incoming.sendFrame(frame),
+      now: () => ctx.now(),
+      arm: (_name, ms, fire) => {
+        const handle = ctx.setTimer(ms, { type: "link_timer", fire });
+        return () => ctx.cancelTimer(handle);
+      },
+      event: (e) => this.#onTerminationEvent(call, e),
+    });
+    call.termination = { target, link };
+    this.#calls.set(call.id, call);
+    this.#byIncoming.set(incoming, call);
+    this.#startedAt.set(call.id, ctx.now());
+    this.#o.stats.active++;
+    this.#o.authenticating?.add(incoming);
+    log.info(
+      "call {tunnelId}/{sessionId} terminated here on {target} by rule {rule}; proxy LCP and authentication accepted: {proxied}",
+      {
+        tunnelId: incoming.tunnel.tunnelId,
+        sessionId: incoming.sessionId,
+        target: target.name,
+        rule,
+        proxied: proxied !== undefined,
+      },
+    );
+    link.start();
+  }
+
+  #onTerminationEvent(call: Call, e: LinkEvent): void {
+    const link = call.termination!.link;
+    switch (e.type) {
+      case "authenticated":
+        call.user = e.user;
+        return;
+      case "opened":
+        call.phase = "terminated";
+        this.#o.stats.terminated++;
+        log.info("call of {user} up on {target}: IPCP Opened, address {address}", {
+          user: call.user,
+          target: call.termination!.target.name,
+          address: e.address,
+        });
+        return;
+      case "failed":
+        // LCP Terminate-Request goes out now; the CDN follows once the link is Dead.
+        call.termination!.failure = e.reason;
+        return;
+      case "closed": {
+        this.#o.authenticating?.delete(call.incoming);
+        if (call.phase === "closing" || call.incomingClosed || link.abandoned) return;
+        const why = call.termination!.failure ?? "PPP link terminated";
+        if (call.phase !== "terminated") {
+          this.#o.stats.rejected++;
+          this.#countReject(CdnResult.GeneralError);
+        }
+        call.phase = "closing";
+        log.info("call of {user} on {target} ends: {why}", {
+          user: call.user,
+          target: call.termination!.target.name,
+          why,
+        });
+        call.incoming.disconnect({
+          resultCode: CdnResult.GeneralError,
+          errorCode: 0,
+          errorMessage: why,
+        });
+        return;
+      }
+      case "phase":
+        return;
+    }
+  }
+
+  #usersOf(target: TerminateTarget): LocalUsers {
+    let users = this.#users.get(target);
+    if (users === undefined) {
+      users = new LocalUsers(target.users, { acceptAll: target.acceptAll });
+      this.#users.set(target, users);
+    }
+    return users;
+  }
+
+  #poolOf(target: TerminateTarget): IpPool {
+    const key = `${target.name}|${target.pool.first}-${target.pool.last}`;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      pool = new IpPool({ first: target.pool.first, last: target.pool.last });
+      this.#pools.set(key, pool);
+    }
+    return pool;
   }
 
   #startPpp(incoming: SessionHandle): void {
@@ -631,7 +833,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     log.info(
       "call of {user} switched by rule {rule}: {lac} {inTunnel}/{inSession} <-> {member} {outTunnel}/{outSession}",
       {
-        user: call.incoming.call.proxyAuthenName,
+        user: call.user ?? call.incoming.call.proxyAuthenName,
         rule: call.rule,
         lac: call.incoming.tunnel.peerHostName,
         inTunnel: call.incoming.tunnel.tunnelId,
@@ -645,6 +847,8 @@ class SwitchActor implements Actor<SwitchMsg> {
 
   #onIncomingClosed(incoming: SessionHandle, reason: CloseReason): void {
     this.#endPpp(incoming);
+    this.#o.authenticating?.delete(incoming);
+    this.#byIncoming.get(incoming)?.termination?.link.abandon();
     if (this.#pending.delete(incoming)) this.#o.stats.pending = this.#pending.size;
     const call = this.#byIncoming.get(incoming);
     if (call === undefined) return;
@@ -757,12 +961,11 @@ class SwitchActor implements Actor<SwitchMsg> {
     const now = this.#ctx.now();
     const sessions: SessionView[] = [...this.#calls.values()].map((call) => ({
       id: call.id,
-      state: call.phase === "switched"
-        ? "switched"
-        : call.phase === "closing"
-        ? "closing"
+      state: call.phase === "switched" || call.phase === "terminating" ||
+          call.phase === "terminated" || call.phase === "closing"
+        ? call.phase
         : "placing",
-      user: call.incoming.call.proxyAuthenName ?? null,
+      user: call.user ?? call.incoming.call.proxyAuthenName ?? null,
       calledNumber: call.incoming.call.calledNumber ?? null,
       callingNumber: call.incoming.call.callingNumber ?? null,
       rule: call.rule,
@@ -772,6 +975,13 @@ class SwitchActor implements Actor<SwitchMsg> {
       ageMs: now - (this.#startedAt.get(call.id) ?? now),
       incoming: this.#leg(call.incoming),
       outgoing: call.outgoing === null ? null : this.#leg(call.outgoing),
+      ...(call.termination === null ? {} : {
+        terminate: {
+          target: call.termination.target.name,
+          address: call.termination.link.address ?? null,
+          ...call.termination.link.counters,
+        },
+      }),
     }));
     const upstreamTunnels = new Map(
       this.#pool.allTunnels().map((

@@ -73,7 +73,7 @@ export function renderMetrics(m: MetricsView): string {
     family(
       "lts_sessions",
       "gauge",
-      "Calls now, by state (placing, switched, closing) and upstream group.",
+      "Calls now, by state (placing, switched, terminating, terminated, closing) and upstream group (or terminate target).",
       m.sessions.map((s) => ({ labels: { state: s.state, upstream: s.upstream }, value: s.count })),
     ),
     family("lts_calls_total", "counter", "Incoming calls since start.", [{ value: m.callsTotal }]),

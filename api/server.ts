@@ -77,8 +77,9 @@ export interface ApiServer {
  * const control: LtsControl = {
  *   status: () => Promise.resolve({
  *     hostname: "lts-a", uptimeSeconds: 1, policyVersion: 1, draining: false,
- *     tunnels: { lac: 0, upstream: 0 }, sessions: { placing: 0, switched: 0, closing: 0 },
- *     calls: { total: 0, switched: 0, rejected: 0, failed: 0, failovers: 0 },
+ *     tunnels: { lac: 0, upstream: 0 },
+ *     sessions: { placing: 0, switched: 0, terminating: 0, terminated: 0, closing: 0 },
+ *     calls: { total: 0, switched: 0, rejected: 0, failed: 0, failovers: 0, terminated: 0 },
  *   }),
  *   tunnels: () => Promise.resolve([]),
  *   sessions: () => Promise.resolve([]),
@@ -215,7 +216,13 @@ const ROUTES: { path: RegExp; routes: Route[] }[] = [
   },
 ];
 
-const SESSION_STATES: readonly string[] = ["placing", "switched", "closing"];
+const SESSION_STATES: readonly string[] = [
+  "placing",
+  "switched",
+  "terminating",
+  "terminated",
+  "closing",
+];
 const SESSION_FILTERS = ["user", "upstream", "state"] as const;
 
 async function listSessions(control: LtsControl, url: URL): Promise<Response> {

@@ -19,8 +19,8 @@ const STATUS: StatusView = {
   policyVersion: 3,
   draining: false,
   tunnels: { lac: 1, upstream: 1 },
-  sessions: { placing: 1, switched: 1, closing: 0 },
-  calls: { total: 10, switched: 8, rejected: 1, failed: 1, failovers: 2 },
+  sessions: { placing: 1, switched: 1, terminating: 0, terminated: 0, closing: 0 },
+  calls: { total: 10, switched: 8, rejected: 1, failed: 1, failovers: 2, terminated: 0 },
 };
 
 const TUNNELS: TunnelView[] = [
@@ -255,7 +255,7 @@ Deno.test("GET /sessions rejects bad queries with 400 and never asks the control
   await withApi(async ({ url, control }) => {
     for (
       const [query, says] of [
-        ["state=up", "state must be one of placing, switched, closing"],
+        ["state=up", "state must be one of placing, switched, terminating, terminated, closing"],
         ["state=", "empty"],
         ["user=", "empty"],
         ["usr=alice", 'unknown query parameter "usr"'],

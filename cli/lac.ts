@@ -10,6 +10,7 @@
 import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { echoRequest, LcpCode, lcpCode } from "../ppp/echo.ts";
 import { type ProxyAuth, proxyFields } from "../ppp/proxy.ts";
+import { PppLink, wallClockArm } from "../ppp/link.ts";
 import { CdnResult } from "../transport/avp_types.ts";
 import type { AvpFields } from "../transport/message.ts";
 import { type Command, Exit, intOption, type Io, parse, UsageError } from "./command.ts";
@@ -19,11 +20,17 @@ const usage = `lts lac --server HOST:PORT [options]
 
 Opens tunnels to an LNS (or an LTS) and places calls like a NAS-initiated LAC
 (RFC 2661): ICRQ/ICRP/ICCN with Calling/Called Number and proxy LCP and proxy
-authentication AVPs. Sends LCP Echo-Requests on established calls and counts
-the replies, then clears every call (CDN) and tunnel (StopCCN) and prints:
+authentication AVPs. With --client-initiated it sends no proxy AVPs and runs a
+real PPP client on each call instead (LCP, PAP or CHAP, IPCP, RFC 1661), as a
+remote system behind a client-initiated tunnel would. Sends LCP Echo-Requests
+on established calls and counts the replies, then clears every call (CDN) and
+tunnel (StopCCN) and prints:
 {"tunnels_up":n,"sessions_up":n,"sessions_failed":n,"setup_rate_per_s":x,
- "data_sent":n,"data_received":n,"result_codes":{"<code>":n}}
-Exit code 0 when every call came up, 1 otherwise.
+ "data_sent":n,"data_received":n,"result_codes":{"<code>":n},
+ "ppp_up":n,"ppp_failed":n,"addresses":["a.b.c.d",...]}
+ppp_up counts calls whose IPCP reached Opened (client-initiated only).
+Exit code 0 when every call came up (and, client-initiated, every PPP link
+reached IPCP Opened), 1 otherwise.
 
 Options:
   --server HOST:PORT   the LNS or LTS to call (e.g. 127.0.0.1:1701)
@@ -36,6 +43,9 @@ Options:
   --user PATTERN       user name, {n} is the call number (default user{n}@isp-a.example)
   --password P         password for proxy authentication (default secret)
   --proxy-auth KIND    pap | chap | none (default pap)
+  --client-initiated   no proxy AVPs: run a PPP client on each call (LCP, auth, IPCP)
+  --auth KIND          client-initiated: pap | chap | any, what we agree to authenticate
+                       with (default any)
   --called NUM         Called Number, {n} allowed (default 0800{n})
   --calling NUM        Calling Number, {n} allowed (default 0201{n})
   --data-pps P         LCP Echo-Requests per second, over all calls (default 10)
@@ -54,6 +64,14 @@ export interface LacSummary {
   data_sent: number;
   data_received: number;
   result_codes: Record<string, number>;
+  /** Client-initiated: calls whose IPCP reached Opened. */
+  ppp_up: number;
+  /** Client-initiated: PPP links that failed (authentication refused, no convergence…). */
+  ppp_failed: number;
+  /** Client-initiated: the addresses IPCP gave the calls, in the order they came up. */
+  addresses: string[];
+  /** Client-initiated: why PPP links failed, with counts. */
+  ppp_failures: Record<string, number>;
 }
 
 /** `lts lac`. */
@@ -81,8 +99,17 @@ export const lacCommand: Command = {
         duration: { type: "string", default: "1" },
         timeout: { type: "string", default: "30" },
         json: { type: "boolean", default: true },
+        "client-initiated": { type: "boolean", default: false },
+        auth: { type: "string", default: "any" },
       },
     });
+    const clientInitiated = values["client-initiated"]!;
+    if (!["pap", "chap", "any"].includes(values.auth!)) {
+      throw new UsageError("--auth is pap, chap or any");
+    }
+    const acceptAuth: ("pap" | "chap")[] = values.auth === "any"
+      ? ["chap", "pap"]
+      : [values.auth as "pap" | "chap"];
     if (values.server === undefined) throw new UsageError("--server HOST:PORT is required");
     const server = endpointOption("server", values.server);
     const tunnelCount = intOption("tunnels", values.tunnels!, 1, 65535);
@@ -111,6 +138,37 @@ export const lacCommand: Command = {
       data_sent: 0,
       data_received: 0,
       result_codes: {},
+      ppp_up: 0,
+      ppp_failed: 0,
+      addresses: [],
+      ppp_failures: {},
+    };
+    const links = new Map<SessionHandle, PppLink>();
+    const fill = (pattern: string, n: number) => pattern.replaceAll("{n}", String(n));
+    const startClient = (s: SessionHandle) => {
+      const n = s.context as number;
+      const link = new PppLink({
+        role: "client",
+        name: fill(values.user!, n),
+        password: values.password!,
+        acceptAuth,
+        magic: () => ((0x10000000 + n) >>> 0) || 1,
+      }, {
+        send: (frame) => void s.sendFrame(frame),
+        now: () => performance.now(),
+        arm: wallClockArm,
+        event: (e) => {
+          if (e.type === "opened") {
+            summary.ppp_up++;
+            if (e.address) summary.addresses.push(e.address);
+          } else if (e.type === "failed") {
+            summary.ppp_failed++;
+            summary.ppp_failures[e.reason] = (summary.ppp_failures[e.reason] ?? 0) + 1;
+          }
+        },
+      });
+      links.set(s, link);
+      link.start();
     };
     let firstCallAt = 0;
     let lastUpAt = 0;
@@ -139,11 +197,14 @@ export const lacCommand: Command = {
         },
         sessionEstablished: (s) => {
           sessions.add(s);
+          if (clientInitiated) startClient(s);
           summary.sessions_up++;
           settled++;
           lastUpAt = performance.now();
         },
         sessionClosed: (s, reason) => {
+          links.get(s)?.abandon();
+          links.delete(s);
           const wasUp = sessions.delete(s);
           if (!wasUp) {
             summary.sessions_failed++;
@@ -154,8 +215,9 @@ export const lacCommand: Command = {
             summary.result_codes[key] = (summary.result_codes[key] ?? 0) + 1;
           }
         },
-        frame: (_s, frame) => {
+        frame: (s, frame) => {
           if (lcpCode(frame) === LcpCode.EchoReply) summary.data_received++;
+          links.get(s)?.receive(frame);
         },
       },
     });
@@ -172,19 +234,18 @@ export const lacCommand: Command = {
       }
       tunnelIds.push(id.value);
     }
-    const fill = (pattern: string, n: number) => pattern.replaceAll("{n}", String(n));
     const callFields = (n: number): AvpFields => ({
       callingNumber: fill(values.calling!, n),
       calledNumber: fill(values.called!, n),
       bearerType: { digital: true, analog: false },
       framingType: { synchronous: true, asynchronous: false },
       txConnectSpeed: 100_000_000,
-      ...proxyFields(auth, {
+      ...(clientInitiated ? {} : proxyFields(auth, {
         name: fill(values.user!, n),
         password: values.password!,
         id: n & 0xff,
         challenge: crypto.getRandomValues(new Uint8Array(16)),
-      }, { clientMagic: (0x10000000 + n) >>> 0, lacMagic: 0x4c414301 }),
+      }, { clientMagic: (0x10000000 + n) >>> 0, lacMagic: 0x4c414301 })),
     });
 
     const deadline = performance.now() + timeout * 1000;
@@ -192,7 +253,8 @@ export const lacCommand: Command = {
     firstCallAt = performance.now();
     for (let n = 1; n <= sessionCount && tunnelIds.length > 0; n++) {
       // placeCall is refused while the tunnel's mailbox is full: that is backpressure, wait.
-      while (!running.node.placeCall(tunnelIds[(n - 1) % tunnelIds.length], callFields(n))) {
+      const tunnel = tunnelIds[(n - 1) % tunnelIds.length];
+      while (!running.node.placeCall(tunnel, callFields(n), { context: n })) {
         if (performance.now() > deadline) break;
         await sleep(5);
       }
@@ -201,6 +263,11 @@ export const lacCommand: Command = {
       if (wait > 1) await sleep(wait);
     }
     while (settled < sessionCount && performance.now() < deadline) await sleep(10);
+    // Client-initiated: the calls are only useful once PPP is through (IPCP Opened or failed).
+    while (
+      clientInitiated && summary.ppp_up + summary.ppp_failed < sessions.size &&
+      performance.now() < deadline
+    ) await sleep(10);
     summary.setup_seconds = lastUpAt > firstCallAt ? (lastUpAt - firstCallAt) / 1000 : 0;
     summary.setup_rate_per_s = summary.setup_seconds > 0
       ? Math.round(summary.sessions_up / summary.setup_seconds)
@@ -218,7 +285,9 @@ export const lacCommand: Command = {
         const due = Math.floor(((performance.now() - start) / 1000) * dataPps);
         for (const s of sessions) {
           if (summary.data_sent >= due) break;
-          if (s.sendFrame(echoRequest(echoId++ & 0xff, 0x4c414301))) summary.data_sent++;
+          // The remote system's Magic-Number (as in the proxy LCP): the LAC speaks for it.
+          const magic = (0x10000000 + (s.context as number)) >>> 0;
+          if (s.sendFrame(echoRequest(echoId++ & 0xff, magic))) summary.data_sent++;
         }
       }
       await sleep(Math.max(1, Math.min(50, dataPps > 0 ? 1000 / dataPps : 50)));
@@ -228,6 +297,8 @@ export const lacCommand: Command = {
     await sleep(50);
     await running.stop();
     io.out(JSON.stringify(summary));
-    return summary.sessions_up === sessionCount ? Exit.Ok : Exit.Failure;
+    const allUp = summary.sessions_up === sessionCount &&
+      (!clientInitiated || summary.ppp_up === sessionCount);
+    return allUp ? Exit.Ok : Exit.Failure;
   },
 };

@@ -144,8 +144,8 @@ function formatStatus(
       s.draining ? "draining (no new calls)" : "accepting calls"
     }`,
     `tunnels: ${s.tunnels.lac} from LACs, ${s.tunnels.upstream} upstream`,
-    `calls now: ${s.sessions.switched} switched, ${s.sessions.placing} placing, ${s.sessions.closing} closing`,
-    `calls since start: ${s.calls.total}, ${s.calls.switched} switched, ${s.calls.rejected} rejected, ${s.calls.failed} failed, ${s.calls.failovers} failovers`,
+    `calls now: ${s.sessions.switched} switched, ${s.sessions.placing} placing, ${s.sessions.terminated} terminated here, ${s.sessions.terminating} negotiating PPP, ${s.sessions.closing} closing`,
+    `calls since start: ${s.calls.total}, ${s.calls.switched} switched, ${s.calls.terminated} terminated here, ${s.calls.rejected} rejected, ${s.calls.failed} failed, ${s.calls.failovers} failovers`,
     "",
   ];
   if (tunnels.length === 0) lines.push("no tunnels");
@@ -185,12 +185,12 @@ function formatStatus(
         c.state,
         c.user ?? "-",
         c.rule ?? "-",
-        c.upstream ?? "-",
-        c.member ?? "-",
+        c.upstream ?? (c.terminate ? `terminate ${c.terminate.target}` : "-"),
+        c.member ?? c.terminate?.address ?? "-",
         duration(c.ageMs),
         `${c.incoming.tunnelId}/${c.incoming.sessionId}`,
         c.outgoing === null ? "-" : `${c.outgoing.tunnelId}/${c.outgoing.sessionId}`,
-        `${c.incoming.rxFrames}/${c.outgoing?.rxFrames ?? 0}`,
+        `${c.incoming.rxFrames}/${c.outgoing?.rxFrames ?? c.terminate?.ipPacketsOut ?? 0}`,
       ]),
     ));
   }

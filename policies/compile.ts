@@ -220,7 +220,7 @@ function decisionFor(
         ...(action.message === undefined ? {} : { message: action.message }),
       });
     case "terminate":
-      return Object.freeze({ rule, action: "terminate" });
+      return Object.freeze({ rule, action: "terminate", target: action.target });
     default: {
       const never: never = action;
       throw new TypeError(`unknown action ${JSON.stringify(never)}`);

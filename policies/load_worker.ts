@@ -9,6 +9,7 @@
  */
 
 import { parsePolicy } from "./parse.ts";
+import { loadUsersFiles } from "./mod.ts";
 
 /** A request: the file to load. */
 export interface LoadRequest {
@@ -26,7 +27,8 @@ scope.onmessage = async (e: MessageEvent<LoadRequest>) => {
   let reply: LoadReply;
   try {
     const text = await Deno.readTextFile(e.data.path);
-    const parsed = parsePolicy(text, e.data.path);
+    const first = parsePolicy(text, e.data.path);
+    const parsed = first.ok ? await loadUsersFiles(first.value, e.data.path) : first;
     reply = parsed.ok ? { ok: true, config: parsed.value } : {
       ok: false,
       errors: parsed.error.map((x) => ({

@@ -209,7 +209,7 @@ function firstMatch(
  * import { parseDomainPattern } from "./patterns.ts";
  * import type { DomainPattern, Rule } from "./schema.ts";
  * const domain = [parseDomainPattern("isp.example") as DomainPattern];
- * const rules: Rule[] = [{ name: "a", index: 0, match: { domain }, action: { type: "terminate" } }];
+ * const rules: Rule[] = [{ name: "a", index: 0, match: { domain }, action: { type: "terminate", target: "default" } }];
  * const index = new RuleIndex(rules);
  * const realm = { suffix: ["@"], prefix: [] };
  * if (index.first(deriveFacts({ user: "bob@ISP.example" }, realm)) !== 0) throw new Error();

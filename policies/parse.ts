@@ -41,8 +41,11 @@ import {
   type RuleAction,
   type RuleMatch,
   STRATEGIES,
+  type TerminateTarget,
+  type TerminateUser,
   type Upstream,
 } from "./schema.ts";
+import { parseIpv4, parseIpv4Range } from "../ppp/ip_pool.ts";
 
 /**
  * Parses and validates a policy. Errors come back sorted by position.
@@ -79,6 +82,8 @@ class Context {
   readonly errors: PolicyError[] = [];
   /** Mappings that had an unknown key: a missing key there is likely the misspelt one. */
   readonly misspelt: WeakSet<Fields> = new WeakSet();
+  /** Terminate targets declared, for rules naming one. */
+  terminateNames: string[] = [];
   constructor(
     readonly file: string,
     readonly lines: LineCounter,
@@ -260,6 +265,7 @@ const TOP_KEYS = [
   "realm",
   "lacs",
   "upstreams",
+  "terminate",
   "rules",
   "default",
 ] as const;
@@ -293,6 +299,8 @@ function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
     ? upstreamsNode.items.map((p) => ctx.deref(p.key as Value))
       .flatMap((k) => isScalar(k) && typeof k.value === "string" ? [k.value] : [])
     : [];
+  const terminate = readTerminateTargets(ctx, top.get("terminate")?.value);
+  ctx.terminateNames = [...terminate.keys()];
   const config: PolicyConfig = {
     hostname: hostname ?? "",
     listen,
@@ -305,6 +313,7 @@ function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
     realm,
     lacs: lacsField === undefined ? [] : readLacs(ctx, lacsField.value),
     upstreams: upstreams ?? new Map(),
+    terminate,
     rules: readRules(ctx, top.get("rules")?.value, names),
     defaultAction: top.has("default")
       ? readAction(ctx, top.get("default")!.value, "default", names) ??
@@ -607,6 +616,188 @@ function readMemberSettings(
   };
 }
 
+const TERMINATE_KEYS = [
+  "auth",
+  "users",
+  "users_file",
+  "accept_all",
+  "pool",
+  "local_address",
+  "dns",
+  "echo",
+  "tun",
+];
+
+/** The built-in target `default`: no users, so nobody logs in until it is declared. */
+function builtInTarget(): TerminateTarget {
+  const pool = parseIpv4Range(DEFAULTS.terminate.pool);
+  if (!pool.ok) throw new TypeError(`bad built-in pool: ${pool.error}`);
+  return {
+    name: DEFAULTS.terminate.target,
+    auth: DEFAULTS.terminate.auth,
+    users: [],
+    acceptAll: false,
+    pool: { ...pool.value, text: DEFAULTS.terminate.pool },
+    localAddress: DEFAULTS.terminate.localAddress,
+    dns: [],
+    echo: DEFAULTS.terminate.echo,
+    tun: false,
+  };
+}
+
+function readTerminateTargets(ctx: Context, value: Value): Map<string, TerminateTarget> {
+  const out = new Map<string, TerminateTarget>();
+  value = ctx.deref(value);
+  if (value !== undefined && value !== null && !(isScalar(value) && value.value === null)) {
+    if (!isMap(value)) {
+      ctx.error(value, "terminate must be a mapping of name → { users, pool, … }");
+    } else {
+      for (const pair of value.items) {
+        const key = ctx.deref(pair.key as Value);
+        if (!isScalar(key) || typeof key.value !== "string" || !/^[\w.-]+$/.test(key.value)) {
+          ctx.error(
+            key,
+            "a terminate target name must be a string of letters, digits, '_', '.', '-'",
+          );
+          continue;
+        }
+        const target = readTerminateTarget(ctx, key.value, pair.value as Value);
+        if (target !== undefined) out.set(key.value, target);
+      }
+    }
+  }
+  if (!out.has(DEFAULTS.terminate.target)) out.set(DEFAULTS.terminate.target, builtInTarget());
+  return out;
+}
+
+function readTerminateTarget(
+  ctx: Context,
+  name: string,
+  value: Value,
+): TerminateTarget | undefined {
+  const where = `terminate "${name}"`;
+  const f = ctx.fields(value, where, TERMINATE_KEYS);
+  if (f === undefined) return undefined;
+  const errors = ctx.errors.length;
+  const field = (key: string) => f.get(key)?.value;
+  let auth: ("pap" | "chap")[] = [...DEFAULTS.terminate.auth];
+  if (f.has("auth")) {
+    const given = ctx.strings(field("auth"), `${where}: auth`) ?? [];
+    auth = [];
+    for (const [text, node] of given) {
+      if (text !== "pap" && text !== "chap") {
+        ctx.error(node, `${where}: auth is pap or chap, not "${text}" (MS-CHAP is not supported)`);
+      } else if (auth.includes(text)) ctx.error(node, `${where}: auth lists "${text}" twice`);
+      else auth.push(text);
+    }
+  }
+  const users: TerminateUser[] = [];
+  const usersNode = ctx.deref(field("users"));
+  if (f.has("users") && !(isScalar(usersNode) && usersNode.value === null)) {
+    if (!isSeq(usersNode)) {
+      ctx.error(usersNode, `${where}: users must be a list of { name, password }`);
+    } else {
+      (usersNode.items as Value[]).forEach((item, i) => {
+        const u = ctx.fields(item, `${where}: users[${i}]`, ["name", "password"]);
+        if (u === undefined) return;
+        if (!u.has("name") || !u.has("password")) {
+          return void ctx.error(item, `${where}: users[${i}] needs name and password`);
+        }
+        const userName = ctx.string(u.get("name")!.value, `${where}: users[${i}].name`);
+        const password = ctx.string(u.get("password")!.value, `${where}: users[${i}].password`);
+        // PAP carries each in one octet of length (RFC 1334 §2.2.1).
+        for (
+          const [text, node] of [[userName, u.get("name")!.value], [
+            password,
+            u.get("password")!.value,
+          ]] as const
+        ) {
+          if (
+            text !== undefined && (text.length === 0 || new TextEncoder().encode(text).length > 255)
+          ) {
+            ctx.error(node, `${where}: users[${i}]: a name or password is 1 to 255 bytes`);
+          }
+        }
+        if (userName !== undefined && password !== undefined) {
+          users.push({ name: userName, password });
+        }
+      });
+    }
+  }
+  const usersFile = f.has("users_file")
+    ? ctx.string(field("users_file"), `${where}: users_file`)
+    : undefined;
+  const acceptAll = f.has("accept_all")
+    ? ctx.boolean(field("accept_all"), `${where}: accept_all`) ?? false
+    : false;
+  const poolText = f.has("pool")
+    ? ctx.string(field("pool"), `${where}: pool`)
+    : DEFAULTS.terminate.pool;
+  let pool: TerminateTarget["pool"] | undefined;
+  if (poolText !== undefined) {
+    const r = parseIpv4Range(poolText);
+    if (r.ok) pool = { ...r.value, text: poolText };
+    else ctx.error(field("pool"), `${where}: pool: ${r.error}`);
+  }
+  const localAddress = f.has("local_address")
+    ? ctx.string(field("local_address"), `${where}: local_address`)
+    : DEFAULTS.terminate.localAddress;
+  if (localAddress !== undefined) {
+    const n = parseIpv4(localAddress);
+    if (n === undefined) {
+      ctx.error(
+        field("local_address"),
+        `${where}: local_address "${localAddress}" is not an IPv4 address`,
+      );
+    } else if (pool !== undefined && n >= pool.first && n <= pool.last) {
+      ctx.error(
+        field("local_address") ?? field("pool"),
+        `${where}: local_address ${localAddress} is inside the pool`,
+      );
+    }
+  }
+  const dns: string[] = [];
+  if (f.has("dns")) {
+    for (const [text, node] of ctx.strings(field("dns"), `${where}: dns`) ?? []) {
+      if (parseIpv4(text) === undefined) {
+        ctx.error(node, `${where}: dns "${text}" is not an IPv4 address`);
+      } else dns.push(text);
+    }
+    if (dns.length > 2) {
+      ctx.error(field("dns"), `${where}: dns lists at most a primary and a secondary (RFC 1877)`);
+    }
+  }
+  let echo: TerminateTarget["echo"] = DEFAULTS.terminate.echo;
+  if (f.has("echo")) {
+    const e = ctx.fields(field("echo"), `${where}: echo`, ["interval", "max_missed"]);
+    const interval = e?.has("interval")
+      ? ctx.integer(e.get("interval")!.value, `${where}: echo.interval`, 0, 3600)
+      : DEFAULTS.terminate.echo.interval;
+    const maxMissed = e?.has("max_missed")
+      ? ctx.integer(e.get("max_missed")!.value, `${where}: echo.max_missed`, 1, 100)
+      : DEFAULTS.terminate.echo.maxMissed;
+    echo = interval === 0 || interval === undefined || maxMissed === undefined
+      ? null
+      : { interval, maxMissed };
+  }
+  const tun = f.has("tun") ? ctx.boolean(field("tun"), `${where}: tun`) ?? false : false;
+  if (ctx.errors.length > errors || pool === undefined || localAddress === undefined) {
+    return undefined;
+  }
+  return {
+    name,
+    auth,
+    users,
+    ...(usersFile === undefined ? {} : { usersFile }),
+    acceptAll,
+    pool,
+    localAddress,
+    dns,
+    echo,
+    tun,
+  };
+}
+
 const RULE_KEYS = ["name", "match", "forward", "reject", "terminate"];
 const MATCH_KEYS = [
   "user",
@@ -735,8 +926,26 @@ function readAction(
       };
     }
     case "terminate": {
-      const t = ctx.fields(value, `${where}: terminate`, []);
-      return t === undefined ? undefined : { type: "terminate" };
+      // `terminate: NAME`; an empty `terminate:` or `terminate: {}` names the target "default".
+      const node = ctx.deref(value);
+      if (node === null || node === undefined || (isScalar(node) && node.value === null)) {
+        return { type: "terminate", target: DEFAULTS.terminate.target };
+      }
+      if (isMap(node)) {
+        const t = ctx.fields(node, `${where}: terminate`, []);
+        return t === undefined
+          ? undefined
+          : { type: "terminate", target: DEFAULTS.terminate.target };
+      }
+      const name = ctx.string(node, `${where}: terminate`);
+      if (name === undefined) return undefined;
+      if (!ctx.terminateNames.includes(name)) {
+        return ctx.error(
+          node,
+          `unknown terminate target "${name}" in ${where}${didYouMean(name, ctx.terminateNames)}`,
+        );
+      }
+      return { type: "terminate", target: name };
     }
   }
   return undefined;

@@ -163,7 +163,7 @@ default: { terminate: }
     message: "m",
   });
   assert.deepEqual(c.rules[2].match, {});
-  assert.deepEqual(c.defaultAction, { type: "terminate" });
+  assert.deepEqual(c.defaultAction, { type: "terminate", target: "default" });
 });
 
 Deno.test("aliases resolve: a secret defined once", () => {

@@ -90,7 +90,42 @@ export type RuleAction =
     readonly errorCode?: number;
     readonly message?: string;
   }
-  | { readonly type: "terminate" };
+  /** The LTS is the LNS: PPP ends here, on the named terminate target. */
+  | { readonly type: "terminate"; readonly target: string };
+
+/** A local user of a terminate target: PAP password and CHAP secret. */
+export interface TerminateUser {
+  readonly name: string;
+  readonly password: string;
+}
+
+/**
+ * Where calls a `terminate` rule keeps end (`terminate:` in the policy): the
+ * LTS is their LNS. PPP is negotiated, the user authenticated against these
+ * users, an address given from the pool (RFC 1332), and the link kept alive
+ * with LCP Echo (RFC 1661 §5.8).
+ */
+export interface TerminateTarget {
+  readonly name: string;
+  /** Authentication asked of the remote system, most wanted first. */
+  readonly auth: readonly ("pap" | "chap")[];
+  /** Users listed inline, then those of `usersFile` (loaded with the policy). */
+  readonly users: readonly TerminateUser[];
+  /** A users file (YAML, see `ppp/users.ts`), resolved against the policy file's folder. */
+  readonly usersFile?: string;
+  /** Anyone not listed logs in with any password. */
+  readonly acceptAll: boolean;
+  /** Addresses handed to clients: an inclusive range of IPv4 numbers, and the text as written. */
+  readonly pool: { readonly first: number; readonly last: number; readonly text: string };
+  /** Our own IPCP address. */
+  readonly localAddress: string;
+  /** Name servers offered (RFC 1877): primary, then secondary. */
+  readonly dns: readonly string[];
+  /** LCP Echo keepalive: seconds between requests and unanswered ones before the link is dead; null: off. */
+  readonly echo: { readonly interval: number; readonly maxMissed: number } | null;
+  /** Deliver IP packets to a TUN device on the host (root only). */
+  readonly tun: boolean;
+}
 
 /** One switching rule. */
 export interface Rule {
@@ -187,6 +222,8 @@ export interface PolicyConfig {
   readonly realm: RealmDelimiters;
   readonly lacs: readonly LacEntry[];
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** Terminate targets by name; `default` is built in unless declared. */
+  readonly terminate: ReadonlyMap<string, TerminateTarget>;
   readonly rules: readonly Rule[];
   readonly defaultAction: RuleAction;
 }
@@ -219,7 +256,7 @@ export type Decision =
     readonly errorCode?: number;
     readonly message?: string;
   }
-  | { readonly rule: string | null; readonly action: "terminate" };
+  | { readonly rule: string | null; readonly action: "terminate"; readonly target: string };
 
 /** Defaults applied by the parser; documented here so operators find them in one place. */
 export const DEFAULTS = {
@@ -235,4 +272,12 @@ export const DEFAULTS = {
   weight: 1,
   helloInterval: 60,
   defaultAction: { type: "reject", resultCode: 2 },
+  /** A terminate target's settings when not given; `terminate: {}` names the target `default`. */
+  terminate: {
+    target: "default",
+    auth: ["chap", "pap"],
+    pool: "100.64.0.2-100.64.255.254",
+    localAddress: "100.64.0.1",
+    echo: { interval: 30, maxMissed: 3 },
+  },
 } as const;

@@ -95,6 +95,7 @@ import {
   lcpAgreement,
   type LcpModel,
   protocolReject,
+  seedFromProxy,
 } from "./lcp.ts";
 import { createIpcp, ipcpAgreement, type IpcpModel, type Ipv4, ipv6cpReject } from "./ipcp.ts";
 import {
@@ -196,6 +197,16 @@ export interface ServerAuthConfig extends EngineCommonConfig {
   name?: string;
   /** Random bytes for CHAP Challenge Values; default `crypto.getRandomValues`. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Take over a link a LAC (or a tunnel switch) has already brought through
+   * LCP and authentication, as an LNS may with proxy LCP and proxy
+   * authentication (RFC 2661 §4.4.5): LCP starts Opened with the options of
+   * the LAC's last CONFREQs, the user counts as authenticated (the caller
+   * checked the proxy authentication AVPs), and IPCP starts at once. When the
+   * proxy LCP does not decode, or names an authentication protocol `auth`
+   * does not list, the engine negotiates LCP and authenticates afresh.
+   */
+  proxied?: { lastSent: Uint8Array; lastReceived: Uint8Array; user: string };
 }
 
 /**
@@ -466,8 +477,38 @@ function settle(st: Step): void {
 function start(st: Step): void {
   if (st.s.started) return;
   st.s.started = true;
+  if (startProxied(st)) return;
   lcpInput(st, { type: "open" });
   lcpInput(st, { type: "up" });
+}
+
+/** RFC 2661 §4.4.5: starts from proxy LCP and authentication when the config has them and they fit. */
+function startProxied(st: Step): boolean {
+  const { s } = st;
+  const { config } = s;
+  if (config.role !== "server" || config.authOnly === true || config.proxied === undefined) {
+    return false;
+  }
+  const lcp = seedFromProxy(s.lcp, config.proxied);
+  if (lcp === null) return false;
+  const agreement = lcpAgreement(lcp);
+  // The LAC must have had the peer authenticate with a protocol this server requires.
+  if (agreement === null || agreement.authenticatePeerWith === null) return false;
+  s.lcp = lcp;
+  s.compression = { acfc: agreement.acfc, pfc: agreement.pfc };
+  s.lcpWasOpened = true;
+  s.proxyLcp = {
+    initialReceived: null,
+    lastReceived: config.proxied.lastReceived.slice(),
+    lastSent: config.proxied.lastSent.slice(),
+  };
+  if (config.echo !== undefined) armEcho(st, config.echo.intervalMs);
+  s.authDone = true;
+  s.user = config.proxied.user;
+  syncPhase(st);
+  st.fx.push({ type: "authenticated", user: config.proxied.user });
+  networkUp(st);
+  return true;
 }
 
 function close(st: Step): void {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { timingSafeEqual } from "node:crypto";
 import { ProxyAuthenType } from "../transport/avp_types.ts";
 import { chapResponse, proxyFieldsFromChap } from "./chap.ts";
 import { proxyFieldsFromPap } from "./pap.ts";
@@ -92,4 +93,59 @@ export function proxyFields(
     fields.proxyAuthenType = ProxyAuthenType.NoAuthentication;
   }
   return fields;
+}
+
+/** Who may log in, as `LocalUsers` (users.ts) answers. */
+export interface ProxyUsers {
+  verify(user: string, password: string): boolean;
+  secretFor(user: string): string | undefined;
+  readonly acceptAll?: boolean;
+}
+
+/**
+ * Checks the proxy authentication AVPs of an ICCN (RFC 2661 §4.4.5) against
+ * local users, as an LNS does before it trusts a LAC's authentication:
+ * PAP — the Response is the password; CHAP (MD5) — the Response must be
+ * MD5(Identifier ‖ secret ‖ Challenge) (RFC 1994 §4.1). `"absent"` when the
+ * AVPs do not carry a PAP or CHAP exchange (no proxy authentication, another
+ * type, or a part missing): the LNS authenticates the user itself.
+ *
+ * @example
+ * ```ts
+ * import { proxyFields, verifyProxyAuthentication } from "./proxy.ts";
+ * import { LocalUsers } from "./users.ts";
+ * const users = new LocalUsers([{ name: "alice", password: "pw" }]);
+ * const lcp = { clientMagic: 1, lacMagic: 2 };
+ * const good = proxyFields("chap", { name: "alice", password: "pw", id: 7 }, lcp);
+ * const bad = proxyFields("pap", { name: "alice", password: "no", id: 1 }, lcp);
+ * if (verifyProxyAuthentication(good, users) !== "ok") throw new Error();
+ * if (verifyProxyAuthentication(bad, users) !== "bad") throw new Error();
+ * ```
+ */
+export function verifyProxyAuthentication(
+  fields: AvpFields,
+  users: ProxyUsers,
+): "ok" | "bad" | "absent" {
+  const { proxyAuthenType: type, proxyAuthenName: name, proxyAuthenResponse: response } = fields;
+  if (name === undefined || response === undefined) return "absent";
+  if (type === ProxyAuthenType.PppPap) {
+    let password: string;
+    try {
+      password = new TextDecoder("utf-8", { fatal: true }).decode(response);
+    } catch {
+      return "bad";
+    }
+    return users.verify(name, password) ? "ok" : "bad";
+  }
+  if (type === ProxyAuthenType.PppChap) {
+    const { proxyAuthenChallenge: challenge, proxyAuthenId: id } = fields;
+    if (challenge === undefined || id === undefined) return "absent";
+    const secret = users.secretFor(name);
+    if (secret === undefined) return users.acceptAll ? "ok" : "bad";
+    const expected = chapResponse(id & 0xff, secret, challenge);
+    return expected.length === response.length && timingSafeEqual(expected, response)
+      ? "ok"
+      : "bad";
+  }
+  return "absent";
 }

@@ -61,6 +61,11 @@ export class LocalUsers {
     this.acceptAll = options.acceptAll ?? false;
   }
 
+  /** The users listed, in order. */
+  list(): LocalUser[] {
+    return [...this.#users.values()];
+  }
+
   /** How many users are listed. */
   get size(): number {
     return this.#users.size;
