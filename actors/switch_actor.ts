@@ -423,15 +423,30 @@ class SwitchActor implements Actor<SwitchMsg> {
     this.#o.stats.calls++;
     this.#pending.delete(incoming);
     this.#o.stats.pending = this.#pending.size;
-    const early = this.#o.early?.get(incoming) ?? [];
-    this.#o.early?.delete(incoming);
     this.#decide(incoming, this.#facts(incoming), {});
-    // The switch now speaks PPP on the call (authentication, or a terminate rule): replay what came early.
-    for (const frame of early) {
-      if (this.#o.authenticating?.has(incoming)) {
+    this.#releaseEarly(incoming);
+  }
+
+  /**
+   * Frames the remote system sent before the switch could take them: to the
+   * switch's own PPP when it speaks PPP on the call (authentication, or a
+   * terminate rule); kept for the upstream leg while the call is being
+   * placed (flushed when it is switched); dropped and counted otherwise.
+   */
+  #releaseEarly(incoming: SessionHandle): void {
+    const early = this.#o.early?.get(incoming);
+    if (early === undefined) return;
+    if (this.#o.authenticating?.has(incoming)) {
+      this.#o.early!.delete(incoming);
+      for (const frame of early) {
         this.handle({ type: "ppp_frame", session: incoming, frame }, this.#ctx);
-      } else this.#o.stats.framesBeforeSwitch++;
+      }
+      return;
     }
+    const call = this.#byIncoming.get(incoming);
+    if (call !== undefined && call.phase !== "closing" && call.termination === null) return;
+    this.#o.early!.delete(incoming);
+    this.#o.stats.framesBeforeSwitch += early.length;
   }
 
   /** Decides a call once its facts are known; `proxy` holds AVPs learnt by local PPP. */
@@ -715,12 +730,15 @@ class SwitchActor implements Actor<SwitchMsg> {
         link.timers.delete(e.timer);
       } else if (e.type === "authenticated") {
         this.#endPpp(incoming);
+        // The client goes on to IPCP at once: hold its first frames for whoever takes the call.
+        this.#o.early?.set(incoming, []);
         log.info("call {tunnelId}/{sessionId}: PPP authenticated {user}", {
           tunnelId: incoming.tunnel.tunnelId,
           sessionId: incoming.sessionId,
           user: e.user,
         });
         this.#decide(incoming, { ...this.#facts(incoming), user: e.user }, e.proxy ?? {});
+        this.#releaseEarly(incoming);
         return;
       } else if (e.type === "failed" || e.type === "closed") {
         this.#endPpp(incoming);
@@ -829,6 +847,12 @@ class SwitchActor implements Actor<SwitchMsg> {
     a.forward = b;
     b.forward = a;
     call.phase = "switched";
+    // What the remote system sent while the upstream leg was being set up goes on now, in order.
+    const held = this.#o.early?.get(call.incoming);
+    if (held !== undefined) {
+      this.#o.early!.delete(call.incoming);
+      for (const frame of held) outgoing.sendFrame(frame);
+    }
     this.#o.stats.switched++;
     log.info(
       "call of {user} switched by rule {rule}: {lac} {inTunnel}/{inSession} <-> {member} {outTunnel}/{outSession}",
@@ -847,6 +871,7 @@ class SwitchActor implements Actor<SwitchMsg> {
 
   #onIncomingClosed(incoming: SessionHandle, reason: CloseReason): void {
     this.#endPpp(incoming);
+    this.#o.early?.delete(incoming);
     this.#o.authenticating?.delete(incoming);
     this.#byIncoming.get(incoming)?.termination?.link.abandon();
     if (this.#pending.delete(incoming)) this.#o.stats.pending = this.#pending.size;
@@ -1008,6 +1033,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   }
 
   #forget(call: Call): void {
+    this.#o.early?.delete(call.incoming);
     if (!this.#calls.delete(call.id)) return;
     this.#startedAt.delete(call.id);
     this.#byIncoming.delete(call.incoming);

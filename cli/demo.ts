@@ -1,11 +1,13 @@
 /**
- * `lts demo`: a whole site in one process on loopback UDP — a LAC, this
- * switch with an embedded policy, and three LNSes of two ISPs — in three
+ * `lts demo`: a whole site in one process on loopback UDP — two LACs, this
+ * switch with an embedded policy, and three LNSes of two ISPs — in four
  * acts: calls switched by realm (and rejected), the primary LNS of one ISP
- * failing (calls move to its backup with no failure seen by the LAC), and a
- * policy reload (new calls follow the new rules, switched calls stay). LCP
- * echo crosses both legs of every switched call. Exit 0 when every
- * expectation held.
+ * failing (calls move to its backup with no failure seen by the LAC), a
+ * policy reload (new calls follow the new rules, switched calls stay), and
+ * client-initiated calls with no proxy AVPs (lts runs PPP with the remote
+ * system: switched by realm after authentication, or terminated here up to
+ * IPCP Opened). LCP echo crosses every call. Exit 0 when every expectation
+ * held.
  *
  * @module
  */
@@ -19,6 +21,7 @@ import { ActorSystem } from "../actors/system.ts";
 import { loadPolicy } from "../policies/mod.ts";
 import { echoReply, echoRequest, LcpCode, lcpCode } from "../ppp/echo.ts";
 import { proxyFields } from "../ppp/proxy.ts";
+import { PppLink, wallClockArm } from "../ppp/link.ts";
 import { type DatagramSocket, endpointKey } from "../transport/datagram.ts";
 import { writePcap } from "../transport/pcap.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
@@ -26,13 +29,15 @@ import { type Command, Exit, intOption, type Io, parse } from "./command.ts";
 
 const usage = `lts demo [--sessions N] [--duration SEC] [--out FILE]
 
-A whole site in one process on loopback UDP: a LAC, lts with an embedded
+A whole site in one process on loopback UDP: two LACs, lts with an embedded
 policy, and three LNSes of two ISPs (isp-a: primary and backup, isp-b: one).
-Three acts: calls switched by realm or rejected; isp-a's primary LNS stops
+Four acts: calls switched by realm or rejected; isp-a's primary LNS stops
 taking calls and new ones move to the backup without the LAC seeing a
 failure; the policy is reloaded and new calls follow it while switched calls
-stay. LCP Echo-Requests cross both legs of every switched call. Exit code 0
-when every expectation held.
+stay; client-initiated calls with no proxy AVPs, where lts speaks PPP with
+the remote system itself, then switches the call by realm or terminates it
+here (corp.example) up to IPCP Opened. LCP Echo-Requests cross every call.
+Exit code 0 when every expectation held.
 
 Options:
   --sessions N    place N more calls over both ISPs after the three acts (default 0)
@@ -59,7 +64,16 @@ upstreams:
   isp-b:
     members:
       - { address: "127.0.0.1:${ports.b1}" }
+terminate:
+  corp:
+    users:
+      - { name: "henry@corp.example", password: "pw" }
+      - { name: "mallory@corp.example", password: "the-real-one" }
+    pool: 10.99.0.10-10.99.0.250
+    local_address: 10.99.0.1
+    dns: [10.99.0.53]
 rules:
+  - { name: corp, match: { domain: "corp.example" }, terminate: corp }
   - { name: isp-a, match: { domain: "isp-a.example" }, forward: isp-a }
   - { name: isp-b, match: { domain: "isp-b.example" }, forward: isp-b }
 ${partner ? '  - { name: partner, match: { domain: "partner.example" }, forward: isp-b }\n' : ""}\
@@ -284,6 +298,111 @@ export const demoCommand: Command = {
       landOn: "lns-isp-b-1",
     }]);
 
+    // Act 4: a client-initiated LAC — no proxy AVPs; the remote systems speak PPP with lts.
+    io.out(
+      "\nAct 4 — client-initiated calls, no proxy AVPs: lts runs LCP and CHAP with each remote system,",
+    );
+    io.out(
+      "  then switches it by realm (with proxy LCP and authentication) or terminates it here:",
+    );
+    const ppp = new Map<string, { address?: string; failure?: string; echoes: number }>();
+    const clientUp = new Map<string, SessionHandle>();
+    const clientClosed = new Map<string, CloseReason>();
+    const links = new Map<SessionHandle, PppLink>();
+    const client = new L2tpNode({
+      system,
+      socket: bind(),
+      settings: { hostname: "lac-south-1", secret: secret("lac-secret") },
+      hooks: {
+        sessionEstablished: (s) => {
+          const { user, password, n } = s.context as { user: string; password: string; n: number };
+          clientUp.set(user, s);
+          const state: { address?: string; failure?: string; echoes: number } = { echoes: 0 };
+          ppp.set(user, state);
+          const link = new PppLink({
+            role: "client",
+            name: user,
+            password,
+            magic: () => 0x2000 + n,
+          }, {
+            send: (frame) => void s.sendFrame(frame),
+            now: () => performance.now(),
+            arm: wallClockArm,
+            event: (e) => {
+              if (e.type === "opened") state.address = e.address;
+              if (e.type === "failed") state.failure = e.reason;
+            },
+          });
+          links.set(s, link);
+          link.start();
+        },
+        sessionClosed: (s, reason) => {
+          links.get(s)?.abandon();
+          clientClosed.set((s.context as { user: string }).user, reason);
+        },
+        frame: (s, frame) => {
+          const user = (s.context as { user: string }).user;
+          if (lcpCode(frame) === LcpCode.EchoReply) ppp.get(user)!.echoes++;
+          links.get(s)?.receive(frame);
+        },
+      },
+    });
+    const clientTunnel = client.openTunnel(ltsSocket.local);
+    if (!clientTunnel.ok) throw new Error(clientTunnel.error);
+    const clientCalls = [
+      { user: "grace@isp-b.example", password: "pw", landOn: "lns-isp-b-1" },
+      { user: "henry@corp.example", password: "pw", terminated: true },
+      { user: "mallory@corp.example", password: "guess", reject: 2 },
+    ];
+    for (const c of clientCalls) {
+      n++;
+      client.placeCall(clientTunnel.value, {
+        callingNumber: `020200${n}`,
+        calledNumber: "0800123456",
+      }, {
+        context: { user: c.user, password: c.password, n },
+      });
+    }
+    const pppSettled = () =>
+      clientCalls.every((c) =>
+        clientClosed.has(c.user) || (c.landOn ? landed.has(c.user) : ppp.get(c.user)?.address)
+      );
+    const pppUntil = Date.now() + 15_000;
+    while (!pppSettled() && Date.now() < pppUntil) await sleep(10);
+    for (let round = 0; round < 3; round++) {
+      for (const c of clientCalls) {
+        if (!clientClosed.has(c.user)) {
+          clientUp.get(c.user)?.sendFrame(echoRequest(round, 0x2000 + clientCalls.indexOf(c)));
+        }
+      }
+      await sleep(30);
+    }
+    for (const c of clientCalls) {
+      const user = c.user.padEnd(26);
+      const state = ppp.get(c.user);
+      const closedWith = clientClosed.get(c.user)?.result;
+      let good: boolean;
+      let line: string;
+      if (c.landOn) {
+        const where = landed.get(c.user);
+        good = where === c.landOn && closedWith === undefined && (state?.echoes ?? 0) === 3;
+        line = `PPP with lts, switched to ${where ?? "?"}, LCP echo ${state?.echoes ?? 0}/3 back`;
+      } else if (c.terminated) {
+        good = state?.address !== undefined && closedWith === undefined &&
+          (state?.echoes ?? 0) === 3;
+        line = `terminated here: IPCP Opened, address ${state?.address ?? "none"}, LCP echo ${
+          state?.echoes ?? 0
+        }/3 back`;
+      } else {
+        good = closedWith?.resultCode === c.reject;
+        line = `${state?.failure ?? "no PPP failure"}; CDN result ${closedWith?.resultCode}: ${
+          closedWith?.errorMessage ?? ""
+        }`;
+      }
+      ok &&= good;
+      io.out(`  ${good ? "✓" : "✗"} ${user} ${line}`);
+    }
+
     // Load: --sessions more calls over both ISPs, then --duration seconds of traffic with a live table.
     const extra: Expect[] = [];
     for (let i = 1; i <= values.sessions; i++) {
@@ -330,12 +449,15 @@ export const demoCommand: Command = {
     }
 
     const sessions = await runtime.sessions();
-    io.out("\nSwitched calls now (as GET /sessions shows them):");
+    io.out("\nCalls now (as GET /sessions shows them):");
     for (const s of sessions) {
+      const where = s.terminate
+        ? `terminated on ${s.terminate.target}, address ${s.terminate.address}`
+        : `${s.upstream} ${s.member}`;
       io.out(
         `  ${String(s.user).padEnd(26)} rule ${
           String(s.rule).padEnd(8)
-        } → ${s.upstream} ${s.member}, policy v${s.policyVersion}, ` +
+        } → ${where}, policy v${s.policyVersion}, ` +
           `${s.incoming.rxFrames} frames in, ${s.incoming.txFrames} out`,
       );
     }
@@ -345,8 +467,10 @@ export const demoCommand: Command = {
 
     await runtime.stop(3000);
     lac.closeAll();
+    client.closeAll();
+    for (const link of links.values()) link.abandon();
     const end = Date.now() + 3000;
-    while (lac.tunnelCount > 0 && Date.now() < end) await sleep(20);
+    while (lac.tunnelCount + client.tunnelCount > 0 && Date.now() < end) await sleep(20);
     system.shutdown();
     for (const s of sockets) s.close();
     await Promise.all(sockets.map((s) => s.closed));

@@ -46,6 +46,8 @@ Options:
   --auth LIST         what to ask of clients, most wanted first (default chap,pap)
   --pool RANGE        client addresses, a.b.c.d-e.f.g.h or CIDR (default 10.64.0.2-10.64.255.254)
   --local-address IP  our IPCP address (default 10.64.0.1)
+  --ignore-proxy      renegotiate LCP and authenticate every client even when the ICCN
+                      carries proxy LCP and authentication (as l2tpns does)
   -h, --help          this text`;
 
 /** One session as the summary reports it. */
@@ -97,6 +99,7 @@ export const lnsCommand: Command = {
         auth: { type: "string", default: "chap,pap" },
         pool: { type: "string", default: "10.64.0.2-10.64.255.254" },
         "local-address": { type: "string", default: "10.64.0.1" },
+        "ignore-proxy": { type: "boolean", default: false },
       },
     });
     const ppp = values.ppp ? await pppSettings(values, io) : undefined;
@@ -118,7 +121,8 @@ export const lnsCommand: Command = {
     const startPpp = (s: SessionHandle, record: SessionRecord, p: PppSettings) => {
       const verdict = verifyProxyAuthentication(s.call, p.users);
       const { lastSentLcpConfreq: lastSent, lastReceivedLcpConfreq: lastReceived } = s.call;
-      const proxied = verdict === "ok" && lastSent !== undefined && lastReceived !== undefined
+      const proxied = !values["ignore-proxy"] && verdict === "ok" && lastSent !== undefined &&
+          lastReceived !== undefined
         ? { lastSent, lastReceived, user: s.call.proxyAuthenName! }
         : undefined;
       const info = {

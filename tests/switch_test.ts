@@ -66,6 +66,8 @@ function testbed(seed: number, policyText = POLICY) {
       hooks: {
         frame: (session, frame) => {
           frames[name] = (frames[name] ?? 0) + 1;
+          // Only LCP Echo-Requests (ff 03 c0 21 09) are answered; other PPP is the client's business.
+          if (frame[2] !== 0xc0 || frame[3] !== 0x21 || frame[4] !== 9) return;
           const reply = frame.slice();
           reply[4] = 10;
           session.sendFrame(reply);
