@@ -11,7 +11,8 @@ import { L2tpNode, type L2tpNodeOptions } from "../actors/l2tp_node.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { type Endpoint, parseEndpoint } from "../transport/datagram.ts";
-import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
+import { createDatagramNetwork, type DataPlaneKind } from "../transport/network_select.ts";
+import type { UdpSocket } from "../transport/udp.ts";
 import { UsageError } from "./command.ts";
 
 /** A node on a UDP socket, with what it takes to stop it. */
@@ -19,6 +20,8 @@ export interface RunningNode {
   node: L2tpNode;
   system: ActorSystem;
   socket: UdpSocket;
+  /** The socket layer in use (see `transport/network_select.ts`). */
+  dataPlane: "ffi" | "deno";
   /** Closes every tunnel with StopCCN, waits up to `graceMs` for them to end, then frees everything. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -30,20 +33,27 @@ export function endpointOption(name: string, raw: string): Endpoint {
   return r.value;
 }
 
-/** Binds `listen` and starts a node on it. */
+/**
+ * Binds `listen` and starts a node on it, on the socket layer `dataPlane`
+ * asks for (default `"auto"`: the batched FFI backend when permitted).
+ */
 export function startNode(
   listen: Endpoint,
-  options: Omit<L2tpNodeOptions, "system" | "socket">,
+  options: Omit<L2tpNodeOptions, "system" | "socket"> & { dataPlane?: DataPlaneKind },
 ): RunningNode {
-  const bound = new DenoUdpNetwork({ maxPendingSends: 65536 }).bind(listen);
+  const { dataPlane = "auto", ...nodeOptions } = options;
+  const selected = createDatagramNetwork(dataPlane, { maxPendingSends: 65536 });
+  if (!selected.ok) throw new Error(`--data-plane ${dataPlane}: ${selected.error}`);
+  const bound = selected.value.network.bind(listen);
   if (!bound.ok) throw new Error(`cannot bind ${listen.hostname}:${listen.port}: ${bound.error}`);
   const socket = bound.value;
   const system = new ActorSystem({ clock: new SystemClock(), scheduler: new MicrotaskScheduler() });
-  const node = new L2tpNode({ ...options, system, socket });
+  const node = new L2tpNode({ ...nodeOptions, system, socket });
   return {
     node,
     system,
     socket,
+    dataPlane: selected.value.kind,
     async stop(graceMs = 2000) {
       node.closeAll();
       const until = Date.now() + graceMs;

@@ -12,7 +12,11 @@ import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { loadPolicyFile, loadPolicyFileOffThread } from "../policies/mod.ts";
 import { endpointKey } from "../transport/datagram.ts";
-import { DenoUdpNetwork } from "../transport/udp.ts";
+import {
+  createDatagramNetwork,
+  DATA_PLANE_KINDS,
+  type DataPlaneKind,
+} from "../transport/network_select.ts";
 import { type Command, Exit, type Io, parse, UsageError } from "./command.ts";
 import { type LogFormat, setupLogging, stopLogging } from "./log.ts";
 import { untilSignal } from "./_runtime.ts";
@@ -23,7 +27,8 @@ const LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"];
 export const runCommand: Command = {
   name: "run",
   summary: "run the tunnel switch with a policy file",
-  usage: `lts run --config FILE [--log-level LEVEL] [--log-format pretty|json] [--duration SEC]
+  usage:
+    `lts run --config FILE [--data-plane ffi|deno|auto] [--log-level LEVEL] [--log-format pretty|json] [--duration SEC]
 
 Starts the L2TP tunnel switch: accepts tunnels from the LACs the policy's
 "lacs" admit, decides each call by its rules, re-originates it toward the
@@ -44,6 +49,9 @@ exit 0. A second signal exits at once.
 
 Options:
   --config FILE        the policy (YAML); see README "Configuration"
+  --data-plane KIND    the UDP socket layer: ffi (batched recvmmsg/sendmmsg through libc; needs
+                       --allow-ffi), deno (Deno.listenDatagram), or auto (ffi when permitted;
+                       the default). The choice is printed at start.
   --log-level LEVEL    trace | debug | info | warning | error (default: the file's log.level, or info)
   --log-format FORMAT  pretty | json (default: the file's log.format, or pretty)
   --duration SEC       stop after this many seconds (tests, demos)`,
@@ -54,9 +62,14 @@ Options:
         "log-level": { type: "string" },
         "log-format": { type: "string" },
         duration: { type: "string" },
+        "data-plane": { type: "string", default: "auto" },
       },
     });
     if (values.config === undefined) throw new UsageError("--config FILE is required");
+    const dataPlane = values["data-plane"] as DataPlaneKind;
+    if (!DATA_PLANE_KINDS.includes(dataPlane)) {
+      throw new UsageError(`--data-plane is one of ${DATA_PLANE_KINDS.join(", ")}`);
+    }
     if (values["log-level"] !== undefined && !LEVELS.includes(values["log-level"])) {
       throw new UsageError(`--log-level is one of ${LEVELS.join(", ")}`);
     }
@@ -79,7 +92,13 @@ Options:
       io.err("lts run: exactly one listen address is supported in this version");
       return Exit.Failure;
     }
-    const bound = new DenoUdpNetwork({ maxPendingSends: 65536 }).bind(config.listen[0]);
+    const selected = createDatagramNetwork(dataPlane, { maxPendingSends: 65536 });
+    if (!selected.ok) {
+      io.err(`lts run: --data-plane ${dataPlane}: ${selected.error}`);
+      await stopLogging();
+      return Exit.Failure;
+    }
+    const bound = selected.value.network.bind(config.listen[0]);
     if (!bound.ok) {
       io.err(`lts run: cannot listen on ${endpointKey(config.listen[0])}: ${bound.error}`);
       await stopLogging();
@@ -98,6 +117,8 @@ Options:
       load: () => loadPolicyFileOffThread(values.config!),
     });
     io.out(`lts: listening on ${endpointKey(socket.local)} (L2TP)`);
+    io.out(`lts: data plane ${selected.value.kind}: ${selected.value.reason}`);
+    log.info("data plane {kind}: {reason}", { ...selected.value, network: undefined });
     // The HTTP API: only when the policy names api.listen (keep it on 127.0.0.1 unless a token guards it).
     let api: ApiServer | undefined;
     if (config.api !== undefined) {

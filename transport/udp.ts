@@ -143,6 +143,7 @@ class DenoUdpSocket implements UdpSocket {
   #isClosed = false;
   #connClosed = false;
   #lastFrom: Endpoint | undefined;
+  readonly #addresses = new WeakMap<Endpoint, Deno.NetAddr>();
 
   constructor(
     conn: Deno.DatagramConn,
@@ -169,14 +170,12 @@ class DenoUdpSocket implements UdpSocket {
 
   send(payload: Uint8Array, to: Endpoint): DatagramSendResult {
     if (this.#isClosed) return "closed";
-    if (this.pendingSends >= this.#maxPendingSends) {
+    const addr = this.#addressOf(to);
+    if (addr === undefined || this.pendingSends >= this.#maxPendingSends) {
       this.#stats.sendErrors++;
       return "dropped";
     }
-    this.#outbox.push({
-      payload: payload.slice(),
-      to: { transport: "udp", hostname: to.hostname, port: to.port },
-    });
+    this.#outbox.push({ payload: payload.slice(), to: addr });
     this.#stats.sent++;
     if (!this.#sending) {
       this.#sending = true;
@@ -277,6 +276,21 @@ class DenoUdpSocket implements UdpSocket {
       this.#receiving = false;
       this.#settleIfIdle();
     }
+  }
+
+  /**
+   * The address to send to, or undefined for an endpoint that is no IP
+   * literal or has port 0 (`datagram.ts`: a name must never reach a
+   * resolver here). Cached per frozen endpoint, as the data plane's are.
+   */
+  #addressOf(to: Endpoint): Deno.NetAddr | undefined {
+    const cached = this.#addresses.get(to);
+    if (cached !== undefined) return cached;
+    const checked = normalizeEndpoint(to);
+    if (!checked.ok || checked.value.port === 0) return undefined;
+    const addr: Deno.NetAddr = { transport: "udp", ...checked.value };
+    if (Object.isFrozen(to)) this.#addresses.set(to, addr);
+    return addr;
   }
 
   /** Reuses the last sender's frozen endpoint while the peer stays the same, as it mostly does. */
