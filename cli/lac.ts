@@ -51,6 +51,7 @@ Options:
   --data-pps P         LCP Echo-Requests per second, over all calls (default 10)
   --duration SEC       keep the calls up this long once placed (default 1)
   --timeout SEC        give up on calls not up after this long (default 30)
+  --data-plane KIND    ffi | deno | auto: the socket layer (default auto: batched FFI when permitted)
   --json               print the summary as JSON (the default and only form)
   -h, --help           this text`;
 
@@ -101,6 +102,7 @@ export const lacCommand: Command = {
         json: { type: "boolean", default: true },
         "client-initiated": { type: "boolean", default: false },
         auth: { type: "string", default: "any" },
+        "data-plane": { type: "string", default: "auto" },
       },
     });
     const clientInitiated = values["client-initiated"]!;
@@ -174,7 +176,12 @@ export const lacCommand: Command = {
     let lastUpAt = 0;
     let settled = 0;
     const listen = { hostname: server.hostname.includes(":") ? "::" : "0.0.0.0", port: 0 };
+    const dataPlane = values["data-plane"] as "ffi" | "deno" | "auto";
+    if (!["ffi", "deno", "auto"].includes(dataPlane)) {
+      throw new UsageError("--data-plane is ffi, deno or auto");
+    }
     const running = startNode(listen, {
+      dataPlane,
       settings: {
         hostname: values.hostname!,
         secret,

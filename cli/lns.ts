@@ -46,6 +46,7 @@ Options:
   --auth LIST         what to ask of clients, most wanted first (default chap,pap)
   --pool RANGE        client addresses, a.b.c.d-e.f.g.h or CIDR (default 10.64.0.2-10.64.255.254)
   --local-address IP  our IPCP address (default 10.64.0.1)
+  --data-plane KIND   ffi | deno | auto: the socket layer (default auto: batched FFI when permitted)
   --ignore-proxy      renegotiate LCP and authenticate every client even when the ICCN
                       carries proxy LCP and authentication (as l2tpns does)
   -h, --help          this text`;
@@ -100,6 +101,7 @@ export const lnsCommand: Command = {
         pool: { type: "string", default: "10.64.0.2-10.64.255.254" },
         "local-address": { type: "string", default: "10.64.0.1" },
         "ignore-proxy": { type: "boolean", default: false },
+        "data-plane": { type: "string", default: "auto" },
       },
     });
     const ppp = values.ppp ? await pppSettings(values, io) : undefined;
@@ -170,7 +172,12 @@ export const lnsCommand: Command = {
       link.start();
       starting = false;
     };
+    const dataPlane = values["data-plane"] as "ffi" | "deno" | "auto";
+    if (!["ffi", "deno", "auto"].includes(dataPlane)) {
+      throw new UsageError("--data-plane is ffi, deno or auto");
+    }
     const running = startNode(listen, {
+      dataPlane,
       settings: {
         hostname: values.hostname!,
         secret,

@@ -132,7 +132,21 @@ Deno.test("lts demo: routing, failover to the backup, reload; every expectation 
     assert.match(text, /✓ user4@isp-b\.example\s+switched to lns-isp-b-1/);
     assert.match(
       text,
-      /sessions by upstream\s+setups\/s\s+frames\/s\s+rejects\n\s+1\s+isp-a:\d+ isp-b:\d+\s+\d+\s+[1-9]\d*\s+2/,
+      // Rejects so far: two realms refused in act 1, one wrong password in act 4.
+      /sessions by upstream\s+setups\/s\s+frames\/s\s+rejects\n\s+1\s+isp-a:\d+ isp-b:\d+\s+\d+\s+[1-9]\d*\s+3/,
+    );
+    assert.match(
+      text,
+      /✓ grace@isp-b\.example\s+PPP with lts, switched to lns-isp-b-1, LCP echo 3\/3 back/,
+    );
+    assert.match(
+      text,
+      /✓ henry@corp\.example\s+terminated here: IPCP Opened, address 10\.99\.0\.\d+/,
+    );
+    assert.match(text, /✓ mallory@corp\.example\s+.*CDN result 2: authentication failed/);
+    assert.match(
+      text,
+      /henry@corp\.example\s+rule corp\s+→ terminated on corp, address 10\.99\.0\.\d+/,
     );
     assert.match(text, /✓ alice@isp-a\.example\s+switched to lns-isp-a-1\s+LCP echo 3\/3 back/);
     assert.match(text, /✓ eve@spam\.blocked\.example\s+CDN result 2: realm not served/);
