@@ -27,6 +27,7 @@ import {
   switchActor,
   switchHooks,
   type SwitchMsg,
+  type SwitchOptions,
   type SwitchStats,
   type SwitchViews,
 } from "./switch_actor.ts";
@@ -58,6 +59,8 @@ export interface LtsOptions {
 }
 
 /** Starts a switch on `socket` with `policy`. */
+  /** Opens the TUN device of a terminate target with `tun: true` (default: a real one, root only). */
+  openTun?: SwitchOptions["openTun"];
 export function startLts(options: LtsOptions): Lts {
   const holder: PolicyHolder = { policy: options.policy, version: 1 };
   const stats: SwitchStats = {
@@ -123,6 +126,7 @@ export function startLts(options: LtsOptions): Lts {
     { capacity: 65536 },
       early,
   );
+      openTun: options.openTun,
   started.ref = switchRef;
   return { node, switch: switchRef, stats, policy: holder };
 }

@@ -32,6 +32,9 @@ import { IpPool } from "../ppp/ip_pool.ts";
 import { type LinkEvent, PppLink } from "../ppp/link.ts";
 import { verifyProxyAuthentication } from "../ppp/proxy.ts";
 import { LocalUsers } from "../ppp/users.ts";
+import { openTun, type TunDevice } from "../transport/tun.ts";
+import type { Result } from "../transport/result.ts";
+import { TunBridge, tunNameFor, tunSetupCommands } from "./tun_bridge.ts";
 import type { AccmValue, CallErrorsValue } from "../transport/avp.ts";
 import { CdnResult } from "../transport/avp_types.ts";
 import { hopCountAvp, readHopCount } from "../transport/lts_avps.ts";
@@ -174,6 +177,8 @@ export interface SwitchOptions {
    * took it up, at most {@link EARLY_FRAMES} each; shared with the node hooks.
    */
   early?: Map<SessionHandle, Uint8Array[]>;
+  /** Opens the TUN device of a terminate target with `tun: true` (default: `openTun`, root only). */
+  openTun?: (name: string) => Result<TunDevice, string>;
   /** Authentication asked of remote systems that come without proxy AVPs; default CHAP, then PAP. */
   pppAuth?: readonly ("pap" | "chap")[];
 }
@@ -206,6 +211,8 @@ type Phase = "accepted" | "placing" | "switched" | "terminating" | "terminated" 
 interface Termination {
   target: TerminateTarget;
   link: PppLink;
+  /** The target's TUN device, when it has `tun: true` and the device could be opened. */
+  tun?: TunBridge;
   /** Why the link failed, for the CDN once it is Dead. */
   failure?: string;
 }
@@ -253,6 +260,8 @@ class SwitchActor implements Actor<SwitchMsg> {
   /** Address pools of terminate targets, by target name and range: kept across reloads. */
   #pools = new Map<string, IpPool>();
   #users = new WeakMap<TerminateTarget, LocalUsers>();
+  /** TUN bridges of terminate targets with `tun: true`, by target name. */
+  #tuns = new Map<string, TunBridge>();
   #startedAt = new Map<number, number>();
   #nextId = 1;
   #ctx!: ActorContext<SwitchMsg>;
@@ -264,6 +273,7 @@ class SwitchActor implements Actor<SwitchMsg> {
 
   onStart(ctx: ActorContext<SwitchMsg>): void {
     this.#ctx = ctx;
+    this.#openTuns();
     ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
   }
 
@@ -318,6 +328,7 @@ class SwitchActor implements Actor<SwitchMsg> {
         this.#o.policy.policy = msg.policy;
         this.#o.policy.version++;
         const drained = this.#pool.drainRemoved(msg.policy.config.upstreams);
+        this.#openTuns();
         log.info("policy version {version} in force; {drained} upstream tunnels drain", {
           version: this.#o.policy.version,
           drained,
@@ -588,7 +599,8 @@ class SwitchActor implements Actor<SwitchMsg> {
       termination: null,
     };
     const ctx = this.#ctx;
-    const link = new PppLink({
+    const tun = target.tun ? this.#tuns.get(target.name) : undefined;
+    const link: PppLink = new PppLink({
       role: "server",
       auth: target.auth,
       users,
@@ -610,8 +622,10 @@ class SwitchActor implements Actor<SwitchMsg> {
         return () => ctx.cancelTimer(handle);
       },
       event: (e) => this.#onTerminationEvent(call, e),
+      // The data path of a terminated call: IPv4 to the host's TUN device (RFC 1332 §2).
+      ip: (packet) => void tun?.deliver(packet, link.address!),
     });
-    call.termination = { target, link };
+    call.termination = { target, link, ...(tun ? { tun } : {}) };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
     this.#startedAt.set(call.id, ctx.now());
@@ -637,6 +651,7 @@ class SwitchActor implements Actor<SwitchMsg> {
         call.user = e.user;
         return;
       case "opened":
+        if (e.address !== undefined) call.termination!.tun?.attach(e.address, link);
         call.phase = "terminated";
         this.#o.stats.terminated++;
         log.info("call of {user} up on {target}: IPCP Opened, address {address}", {
@@ -651,6 +666,7 @@ class SwitchActor implements Actor<SwitchMsg> {
         return;
       case "closed": {
         this.#o.authenticating?.delete(call.incoming);
+        if (link.address !== undefined) call.termination!.tun?.detach(link.address, link);
         if (call.phase === "closing" || call.incomingClosed || link.abandoned) return;
         const why = call.termination!.failure ?? "PPP link terminated";
         if (call.phase !== "terminated") {
@@ -673,6 +689,48 @@ class SwitchActor implements Actor<SwitchMsg> {
       case "phase":
         return;
     }
+  }
+
+  /**
+   * Opens a TUN device for each terminate target with `tun: true` that has
+   * none yet (`lts-<target>`), and logs the commands that route its pool; a
+   * device that cannot be opened (not root, no FFI) is logged once and the
+   * target's calls run without one. Devices of targets a reload removed are
+   * closed once no call uses them.
+   */
+  #openTuns(): void {
+    const targets = this.#policy.config.terminate;
+    for (const target of targets.values()) {
+      if (!target.tun || this.#tuns.has(target.name)) continue;
+      const name = tunNameFor(target.name);
+      const opened = (this.#o.openTun ?? openTun)(name);
+      if (!opened.ok) {
+        log.error("terminate target {target}: no TUN device {name}: {error}; IP is counted only", {
+          target: target.name,
+          name,
+          error: opened.error,
+        });
+        continue;
+      }
+      const bridge = new TunBridge(opened.value);
+      this.#tuns.set(target.name, bridge);
+      log.info("terminate target {target}: TUN device {name}; route it with: {commands}", {
+        target: target.name,
+        name: bridge.name,
+        commands: tunSetupCommands(bridge.name, target).join("; "),
+      });
+    }
+    for (const [name, bridge] of this.#tuns) {
+      if (targets.get(name)?.tun !== true && bridge.size === 0) {
+        bridge.close();
+        this.#tuns.delete(name);
+      }
+    }
+  }
+
+  onStop(): void {
+    for (const bridge of this.#tuns.values()) bridge.close();
+    this.#tuns.clear();
   }
 
   #usersOf(target: TerminateTarget): LocalUsers {
@@ -1034,6 +1092,8 @@ class SwitchActor implements Actor<SwitchMsg> {
 
   #forget(call: Call): void {
     this.#o.early?.delete(call.incoming);
+    const t = call.termination;
+    if (t?.tun && t.link.address !== undefined) t.tun.detach(t.link.address, t.link);
     if (!this.#calls.delete(call.id)) return;
     this.#startedAt.delete(call.id);
     this.#byIncoming.delete(call.incoming);

@@ -12,6 +12,8 @@ import { type LinkEvent, PppLink } from "../ppp/link.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import type { AvpFields } from "../transport/message.ts";
 import { simulation } from "./_l2tp_sim.ts";
+import type { TunDevice } from "../transport/tun.ts";
+import type { Result } from "../transport/result.ts";
 
 const LTS = { hostname: "10.1.0.1", port: 1701 };
 const LAC = { hostname: "10.2.0.1", port: 1701 };
@@ -41,15 +43,72 @@ interface Client {
   protocols: number[];
   /** While false the client hears nothing (a dead peer). */
   listening: boolean;
+  /** IPv4 datagrams the client received. */
+  ip?: Uint8Array[];
 }
 
-function testbed(seed: number, policyText = POLICY()) {
+/** A TUN device in memory: what lts writes to it, and a way to have the kernel send a packet. */
+function fakeTun() {
+  const written: Uint8Array[] = [];
+  let receiver: ((p: Uint8Array) => void) | undefined;
+  const stats = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    writeErrors: 0,
+    readErrors: 0,
+    receiverErrors: 0,
+  };
+  const opened: string[] = [];
+  const device = (name: string): TunDevice => {
+    opened.push(name);
+    return {
+      name,
+      write: (p) => {
+        written.push(p.slice());
+        return true;
+      },
+      onPacket: (cb) => void (receiver = cb),
+      close: () => {},
+      closed: Promise.resolve(),
+      stats,
+    };
+  };
+  return {
+    written,
+    opened,
+    open: (name: string): Result<TunDevice, string> => ({ ok: true, value: device(name) }),
+    fromKernel: (p: Uint8Array) => receiver?.(p),
+  };
+}
+
+/** An IPv4 header (20 octets, no options) from `src` to `dst` with `payload` octets after it. */
+function ipv4(src: number[], dst: number[], payload = 4): Uint8Array {
+  const p = new Uint8Array(20 + payload);
+  p[0] = 0x45;
+  p[2] = (20 + payload) >> 8;
+  p[3] = (20 + payload) & 0xff;
+  p[8] = 64;
+  p[9] = 17;
+  p.set(src, 12);
+  p.set(dst, 16);
+  return p;
+}
+
+function testbed(seed: number, policyText = POLICY(), tun?: ReturnType<typeof fakeTun>) {
   const sim = simulation(seed);
   const policy = loadPolicy(policyText, "lts.yaml");
   assert.ok(policy.ok, policy.ok ? "" : policy.error.join("\n"));
   const bound = sim.network.bind(LTS);
   assert.ok(bound.ok);
-  const lts = startLts({ system: sim.system, socket: bound.value, policy: policy.value, seed });
+  const lts = startLts({
+    system: sim.system,
+    socket: bound.value,
+    policy: policy.value,
+    seed,
+    ...(tun ? { openTun: tun.open } : {}),
+  });
   const runtime = new LtsRuntime(lts, {
     system: sim.system,
     source: "lts.yaml",
@@ -83,6 +142,8 @@ function testbed(seed: number, policyText = POLICY()) {
         const c = clients.get(n)!;
         const who = credentials.get(n)!;
         if (!who.clientInitiated) return;
+        const ip: Uint8Array[] = [];
+        c.ip = ip;
         c.link = new PppLink({
           role: "client",
           name: who.name,
@@ -96,6 +157,7 @@ function testbed(seed: number, policyText = POLICY()) {
             return () => sim.clock.cancel(t);
           },
           event: (e) => void c.events.push(e),
+          ip: (p) => void ip.push(p.slice()),
         });
         c.link.start();
       },
@@ -259,4 +321,35 @@ Deno.test("terminate: a reload leaves terminated calls running; new calls follow
   assert.equal(mine.terminate?.ipPacketsIn, 1);
   // Frames of the IPv4 protocol are framed as RFC 1661 says (the check is the LTS's decoder).
   assert.ok(decodeFrame(encodeFrame(PPP_IP, new Uint8Array(1))).ok);
+});
+
+Deno.test("terminate with tun: the client's IPv4 goes to the TUN device, the host's comes back to the client; spoofed sources are dropped", () => {
+  const tun = fakeTun();
+  const { sim, place } = testbed(
+    7,
+    POLICY().replace(
+      "    echo: { interval: 10, max_missed: 3 }",
+      "    echo: { interval: 10, max_missed: 3 }\n    tun: true",
+    ),
+    tun,
+  );
+  assert.deepEqual(tun.opened, ["lts-local"]);
+  const carol = place("carol@local.example", "wonderland");
+  assert.ok(sim.runUntil(() => opened(carol) !== undefined, 10_000));
+  // From the client (its own address 10.77.0.10) to somewhere: written to the device.
+  carol.link!.sendIp(ipv4([10, 77, 0, 10], [192, 0, 2, 1]));
+  // A spoofed source address: not written.
+  carol.link!.sendIp(ipv4([10, 77, 0, 99], [192, 0, 2, 1]));
+  sim.runUntil(() => false, 200);
+  assert.equal(tun.written.length, 1);
+  assert.deepEqual([...tun.written[0].subarray(12, 16)], [10, 77, 0, 10]);
+  // From the host to the client's address: the link sends it to the client.
+  tun.fromKernel(ipv4([192, 0, 2, 1], [10, 77, 0, 10], 8));
+  sim.runUntil(() => (carol.ip?.length ?? 0) > 0, 1_000);
+  assert.equal(carol.ip?.length, 1);
+  assert.deepEqual([...carol.ip![0].subarray(16, 20)], [10, 77, 0, 10]);
+  // To an address no call holds: nowhere.
+  tun.fromKernel(ipv4([192, 0, 2, 1], [10, 77, 0, 11], 8));
+  sim.runUntil(() => false, 200);
+  assert.equal(carol.ip?.length, 1);
 });

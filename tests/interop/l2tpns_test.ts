@@ -16,7 +16,9 @@
  *    lts authenticates it (LCP, PAP) to learn the realm, then switches it
  *    with proxy AVPs; l2tpns ignores those and renegotiates LCP and PAP with
  *    the client through lts, asks RADIUS, and IPCP opens with an address
- *    from l2tpns's pool.
+ *    from l2tpns's pool. Once with PAP, once with CHAP (RFC 1994), which
+ *    l2tpns prefers: its RADIUS request then carries CHAP-Password and
+ *    CHAP-Challenge, checked by the responder.
  *
  * Both exchanges are captured in the switch's namespace and checked: tshark
  * finds nothing malformed and no expert warning, and `lts decode` agrees.
@@ -59,7 +61,8 @@ function startupConfig(dir: string): string {
     "set primary_dns 10.0.0.1",
     "set primary_radius 127.0.0.1",
     `set radius_secret "${RADIUS_SECRET}"`,
-    `set radius_authtypes "pap"`,
+    // CHAP preferred; a client that Naks it (the PAP step) gets PAP.
+    `set radius_authtypes "chap,pap"`,
     "set radius_accounting yes",
     "set send_garp no",
     "set cluster_interface n-lns",
@@ -303,6 +306,49 @@ Deno.test("lts lac → lts → l2tpns with a RADIUS responder: NAS- and client-i
         );
         // No AVP lts decoded was malformed.
         for (const { d, p } of described) assert.deepEqual(p.warnings, [], `frame ${d.frame}`);
+      },
+    );
+
+    await t.step(
+      "client-initiated with CHAP: l2tpns checks the CHAP response over RADIUS, IPCP opens",
+      async () => {
+        const before = (await accessRequests()).length;
+        const stop = await capturing("chap");
+        const summary = await withLogs(
+          ltsLac(["--client-initiated", "--auth", "chap", "--sessions", "1", "--duration", "2"]),
+        );
+        await withLogs(waitForCapture(
+          `${dir}/chap.pcapng`,
+          { ports: [1701], ms: 5000, what: "the call's end in the capture" },
+          (all) => all.some(({ d, p }) => p.type === "CDN" && d.dst.startsWith(`${IP.lns}:`)),
+        ));
+        await stop();
+        assert.equal(summary.exit, 0, JSON.stringify(summary));
+        assert.equal(summary.ppp_up, 1, JSON.stringify(summary));
+        const addresses = summary.addresses as string[];
+        assert.equal(addresses.length, 1);
+        assert.ok(
+          addresses[0].startsWith(`${POOL}.`),
+          `address ${addresses[0]} from l2tpns's pool`,
+        );
+        // The responder recomputed MD5(Identifier | secret | Challenge) from the CHAP-Password.
+        const requests = (await accessRequests()).slice(before);
+        assert.equal(requests.length, 1, JSON.stringify(requests));
+        assert.equal(requests[0].user, "user1@isp-a.example");
+        assert.equal(requests[0].auth, "chap");
+        assert.equal(requests[0].password_ok, true);
+
+        const described = await withLogs(
+          crossCheckCapture(`${dir}/chap.pcapng`, { ports: [1701], secret: SECRET }),
+        );
+        // l2tpns challenged the client through lts (CHAP Challenge, code 1) and the client's
+        // Response (code 2) reached it; l2tpns said Success (code 3).
+        const fromL2tpns = pppOn(described, IP.lns, IP.swLns).map((x) => `${x.protocol}/${x.code}`);
+        const toL2tpns = pppOn(described, IP.swLns, IP.lns).map((x) => `${x.protocol}/${x.code}`);
+        assert.ok(fromL2tpns.includes("0xc223/1"), fromL2tpns.join(" "));
+        assert.ok(toL2tpns.includes("0xc223/2"), toL2tpns.join(" "));
+        assert.ok(fromL2tpns.includes("0xc223/3"), fromL2tpns.join(" "));
+        assert.ok(!fromL2tpns.some((k) => k.startsWith("0xc023/")), "no PAP");
       },
     );
   } finally {
