@@ -29,6 +29,7 @@ import { IdAllocator } from "./registry.ts";
 import type { ActorRef, ActorSystem } from "./system.ts";
 import {
   type Admission,
+  SESSION_MAILBOX,
   tunnelActor,
   type TunnelCounters,
   type TunnelHost,
@@ -50,12 +51,60 @@ export interface L2tpNodeOptions {
   maxTunnels?: number;
   /** New tunnels accepted per second (token bucket, burst of one second's worth); SCCRQs over it are dropped before any state is allocated. Default: unlimited. */
   sccrqPerSecond?: number;
+  /**
+   * Tunnel authentication failures (§5.1.1) and refused admissions from one
+   * IP address that block it: after `failures` within `windowMs`, its SCCRQs
+   * are dropped before any state is allocated for `holdMs`. Default
+   * {@link AUTH_FAILURE_BLOCK}.
+   */
+  authFailureBlock?: AuthFailureBlock;
   /** Mailbox bound of each tunnel actor. Default 256. */
   tunnelMailbox?: number;
   /** Random octets (challenges, Random Vectors). Default: crypto.getRandomValues. */
   randomBytes?: (n: number) => Uint8Array;
   /** Seed of the Tunnel/Session ID choice. Default: from crypto. */
   seed?: number;
+}
+
+/** When repeated tunnel authentication failures from one address block its SCCRQs. */
+export interface AuthFailureBlock {
+  /** Failures that block the address, counted within `windowMs`. */
+  failures: number;
+  windowMs: number;
+  /** How long SCCRQs from a blocked address are dropped. */
+  holdMs: number;
+}
+
+/**
+ * Default of {@link L2tpNodeOptions.authFailureBlock}: a LAC with a wrong
+ * secret retries with a fresh SCCRQ every few seconds at most, so 5 failures
+ * in a minute is a guesser, not a misconfigured peer; it waits 5 minutes.
+ */
+export const AUTH_FAILURE_BLOCK: Readonly<AuthFailureBlock> = Object.freeze({
+  failures: 5,
+  windowMs: 60_000,
+  holdMs: 300_000,
+});
+
+/** Addresses whose failures a node remembers at most; beyond, the oldest are forgotten. */
+const AUTH_FAILURE_ENTRIES = 4096;
+
+/** The bounds of a node ({@link L2tpNode.limits}); each has a counter of its own in {@link NodeCounters}. */
+export interface NodeLimits {
+  /** Tunnels at once (`tunnelLimit`). */
+  maxTunnels: number;
+  /** New tunnels per second; Infinity when unlimited (`sccrqRateLimited`). */
+  sccrqPerSecond: number;
+  /** Datagrams waiting for one tunnel actor (`tunnelMailboxFull`). */
+  tunnelMailbox: number;
+  /** Messages waiting for one session actor (the actor system's `mailbox_full` events). */
+  sessionMailbox: number;
+  /** Control messages waiting for window in one tunnel, unless the admission says otherwise (`channelFull`). */
+  maxBacklog: number;
+  /** Sessions in one tunnel, unless the admission says otherwise (`sessionLimit`). */
+  maxSessionsPerTunnel: number;
+  /** When authentication failures block an address (`sccrqAuthBlocked`). */
+  authFailureBlock: AuthFailureBlock;
 }
 
 /** What a node counts: every datagram that did not reach a tunnel or a session, by reason. */
@@ -74,6 +123,8 @@ export interface NodeCounters extends TunnelCounters {
   peerRestarts: number;
   forwardFailed: number;
   sccrqRateLimited: number;
+  /** SCCRQs dropped because their address failed tunnel authentication too often. */
+  sccrqAuthBlocked: number;
   /** Data frames switched from one leg to the other, and their PPP octets. */
   forwardedFrames: number;
   forwardedBytes: number;
@@ -109,12 +160,14 @@ export class L2tpNode {
     peerRestarts: 0,
     forwardFailed: 0,
     sccrqRateLimited: 0,
+    sccrqAuthBlocked: 0,
     forwardedFrames: 0,
     forwardedBytes: 0,
     malformed: 0,
     outOfSequence: 0,
     authFailures: 0,
     channelFull: 0,
+    sessionLimit: 0,
     unknownSession: 0,
     controlRetransmits: 0,
   };
@@ -131,6 +184,8 @@ export class L2tpNode {
   #hooks: NodeHooks;
   #sccrqTokens = 0;
   #sccrqRefilledAt = 0;
+  /** Tunnel authentication failures by IP address, oldest first. */
+  #authFailures = new Map<string, { since: number; count: number; blockedUntil: number }>();
 
   constructor(options: L2tpNodeOptions) {
     this.#options = options;
@@ -174,10 +229,24 @@ export class L2tpNode {
       idRandom,
       admit: options.admit ?? (() => ({ accept: true })),
       forget: (tunnelId) => this.#forget(tunnelId),
+      authFailed: (peer) => this.#noteAuthFailure(peer),
       // The actor may start before spawn() returns, so its view is kept apart from the entry.
       register: (tunnelId, info) => void this.#infos.set(tunnelId, info),
     };
     options.socket.onReceive((payload, from) => this.#onReceive(payload, from));
+  }
+
+  /** The bounds this node enforces, as configured or defaulted (for metrics). */
+  get limits(): NodeLimits {
+    return {
+      maxTunnels: this.#options.maxTunnels ?? 2000,
+      sccrqPerSecond: this.#options.sccrqPerSecond ?? Infinity,
+      tunnelMailbox: this.#options.tunnelMailbox ?? 256,
+      sessionMailbox: SESSION_MAILBOX,
+      maxBacklog: this.#settings.maxBacklog,
+      maxSessionsPerTunnel: this.#settings.maxSessions,
+      authFailureBlock: { ...(this.#options.authFailureBlock ?? AUTH_FAILURE_BLOCK) },
+    };
   }
 
   /** Tunnels with a live actor. */
@@ -360,7 +429,49 @@ export class L2tpNode {
     return true;
   }
 
+  /** Counts a failure of `peer`'s address; enough of them within the window block it. */
+  #noteAuthFailure(peer: Endpoint): void {
+    const rule = this.#options.authFailureBlock ?? AUTH_FAILURE_BLOCK;
+    const now = this.#system.clock.now();
+    let entry = this.#authFailures.get(peer.hostname);
+    if (entry === undefined || (now - entry.since > rule.windowMs && entry.blockedUntil <= now)) {
+      this.#authFailures.delete(peer.hostname);
+      if (this.#authFailures.size >= AUTH_FAILURE_ENTRIES) {
+        // The oldest entry goes: one address cannot grow this table, and many cannot either.
+        this.#authFailures.delete(this.#authFailures.keys().next().value!);
+      }
+      entry = { since: now, count: 0, blockedUntil: 0 };
+      this.#authFailures.set(peer.hostname, entry);
+    }
+    entry.count++;
+    if (entry.count >= rule.failures && entry.blockedUntil <= now) {
+      entry.blockedUntil = now + rule.holdMs;
+      log.warn(
+        "{address}: {count} tunnel authentication failures; its SCCRQs are dropped for {seconds} s",
+        {
+          address: peer.hostname,
+          count: entry.count,
+          seconds: rule.holdMs / 1000,
+        },
+      );
+    }
+  }
+
+  /** Whether SCCRQs from `address` are dropped for its authentication failures. */
+  #authBlocked(address: string): boolean {
+    const entry = this.#authFailures.get(address);
+    if (entry === undefined || entry.blockedUntil === 0) return false;
+    if (entry.blockedUntil > this.#system.clock.now()) return true;
+    this.#authFailures.delete(address); // the hold is over: a clean slate
+    return false;
+  }
+
   #onTunnelZero(payload: Uint8Array, from: Endpoint): void {
+    // Checked before decoding: a blocked address costs one map lookup per datagram.
+    if (this.#authBlocked(from.hostname)) {
+      this.counters.sccrqAuthBlocked++;
+      return;
+    }
     const decoded = decodeControl(payload);
     // Only an SCCRQ may use Tunnel ID 0 (§3.1), and it is the first message of its control
     // connection: Ns 0 (§5.8). Anything else is dropped before any state exists, or a peer could

@@ -37,6 +37,9 @@ import { StopCcnResult } from "../transport/avp_types.ts";
 
 const log = getLogger(["lts", "policy"]);
 
+/** Mailbox bound of the switch actor: every call's events pass through it. */
+const SWITCH_MAILBOX = 65536;
+
 /** A running switch. */
 export interface Lts {
   node: L2tpNode;
@@ -56,11 +59,11 @@ export interface LtsOptions {
   memberHoldDownMs?: number;
   /** Idle upstream tunnels close after this long, ms (default 60 s). */
   idleTunnelMs?: number;
+  /** Opens the TUN device of a terminate target with `tun: true` (default: a real one, root only). */
+  openTun?: SwitchOptions["openTun"];
 }
 
 /** Starts a switch on `socket` with `policy`. */
-  /** Opens the TUN device of a terminate target with `tun: true` (default: a real one, root only). */
-  openTun?: SwitchOptions["openTun"];
 export function startLts(options: LtsOptions): Lts {
   const holder: PolicyHolder = { policy: options.policy, version: 1 };
   const stats: SwitchStats = {
@@ -69,19 +72,19 @@ export function startLts(options: LtsOptions): Lts {
     rejected: 0,
     failed: 0,
     failovers: 0,
+    terminated: 0,
     active: 0,
     pending: 0,
     framesBeforeSwitch: 0,
-    terminated: 0,
     eventsLost: 0,
   };
   const started: { ref?: ActorRef<SwitchMsg> } = {};
   // Calls the switch authenticates itself (no proxy AVPs): their frames go to the switch.
   const authenticating = new Set<SessionHandle>();
+  const early = new Map<SessionHandle, Uint8Array[]>();
   const config = options.policy.config;
   const node = new L2tpNode({
     system: options.system,
-  const early = new Map<SessionHandle, Uint8Array[]>();
     socket: options.socket,
     settings: { hostname: config.hostname },
     maxTunnels: config.limits.maxTunnels,
@@ -121,12 +124,12 @@ export function startLts(options: LtsOptions): Lts {
       stats,
       memberHoldDownMs: options.memberHoldDownMs,
       authenticating,
-      idleTunnelMs: options.idleTunnelMs,
-    }),
-    { capacity: 65536 },
       early,
-  );
+      idleTunnelMs: options.idleTunnelMs,
       openTun: options.openTun,
+    }),
+    { capacity: SWITCH_MAILBOX },
+  );
   started.ref = switchRef;
   return { node, switch: switchRef, stats, policy: holder };
 }
@@ -193,20 +196,20 @@ export class LtsRuntime implements LtsControl {
       sessions: {
         placing: count("placing"),
         switched: count("switched"),
+        terminating: count("terminating"),
+        terminated: count("terminated"),
         closing: count("closing"),
       },
       calls: {
-        terminating: count("terminating"),
-        terminated: count("terminated"),
         total: s.calls,
         switched: s.switched,
         rejected: s.rejected,
         failed: s.failed,
         failovers: s.failovers,
+        terminated: s.terminated,
       },
     };
   }
-        terminated: s.terminated,
 
   async tunnels(): Promise<TunnelView[]> {
     const v = await this.#views();
@@ -251,6 +254,8 @@ export class LtsRuntime implements LtsControl {
   async metrics(): Promise<MetricsView> {
     const v = await this.#views();
     const c = this.lts.node.counters;
+    const limits = this.lts.node.limits;
+    const config = this.lts.policy.policy.config;
     const tunnels = this.lts.node.tunnels();
     const byTunnel = new Map<string, number>();
     for (const t of tunnels) {
@@ -295,8 +300,30 @@ export class LtsRuntime implements LtsControl {
         tunnel_limit: c.tunnelLimit,
         sccrq_rate_limited: c.sccrqRateLimited,
         not_sccrq: c.notSccrq,
+        sccrq_auth_blocked: c.sccrqAuthBlocked,
       },
       mailboxDropsTotal: this.#mailboxDrops,
+      tunnelAuthFailuresTotal: c.authFailures,
+      limits: {
+        max_tunnels: limits.maxTunnels,
+        max_sessions: config.limits.maxSessions,
+        sccrq_per_second: limits.sccrqPerSecond,
+        tunnel_mailbox: limits.tunnelMailbox,
+        session_mailbox: limits.sessionMailbox,
+        switch_mailbox: SWITCH_MAILBOX,
+        control_backlog: limits.maxBacklog,
+        tunnel_max_sessions: limits.maxSessionsPerTunnel,
+        auth_failures: limits.authFailureBlock.failures,
+      },
+      limitsReached: {
+        max_tunnels: c.tunnelLimit,
+        sccrq_per_second: c.sccrqRateLimited,
+        tunnel_mailbox: c.tunnelMailboxFull,
+        control_backlog: c.channelFull,
+        tunnel_max_sessions: c.sessionLimit,
+        auth_failures: c.sccrqAuthBlocked,
+        switch_mailbox: this.lts.stats.eventsLost,
+      },
       reloads: { ...this.#reloads },
       policyVersion: this.lts.policy.version,
     };

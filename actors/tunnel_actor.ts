@@ -66,6 +66,12 @@ export const HIDDEN_AVPS: readonly AvpKey[] = [
   "lastReceivedLcpConfreq",
 ];
 
+/**
+ * Mailbox bound of a session actor: its tunnel hands it one control message
+ * at a time and the peer's window (§5.8) bounds what is in flight.
+ */
+export const SESSION_MAILBOX = 16;
+
 /** Who may open a tunnel to us, and with what settings; decided per SCCRQ. */
 export type Admission =
   | { accept: true; settings?: Partial<TunnelSettings> }
@@ -76,7 +82,10 @@ export interface TunnelCounters {
   malformed: number;
   outOfSequence: number;
   authFailures: number;
+  /** Control messages not sent, and calls not placed, because the tunnel's backlog was full (`maxBacklog`). */
   channelFull: number;
+  /** ICRQs and OCRQs refused, and calls not placed, because the tunnel carried `maxSessions`. */
+  sessionLimit: number;
   unknownSession: number;
   controlRetransmits: number;
 }
@@ -95,6 +104,11 @@ export interface TunnelHost {
   admit(peer: { from: Endpoint; hostName: string }): Admission;
   /** Called once the tunnel's actor has stopped, to forget tie-breaker and retransmitted-SCCRQ state. */
   forget(tunnelId: number): void;
+  /**
+   * Called when the peer failed tunnel authentication (§5.1.1) or was not admitted, to count
+   * it against its address.
+   */
+  authFailed(peer: Endpoint): void;
   /** Called when the tunnel's actor starts, with the live view of it. */
   register(tunnelId: number, info: TunnelInfo): void;
 }
@@ -579,6 +593,13 @@ class TunnelActor implements Actor<TunnelMsg> {
       hostName: this.#peerHostName ?? "",
     });
     if (!admission.accept) {
+      this.#s.host.authFailed(this.#s.peer);
+      log.warn("tunnel {tunnelId}: SCCRQ from {peer} ({hostName}) refused: {why}", {
+        tunnelId: this.#s.tunnelId,
+        peer: endpointKey(this.#s.peer),
+        hostName: this.#peerHostName,
+        why: admission.message ?? `result code ${admission.resultCode}`,
+      });
       return this.#stop({
         resultCode: admission.resultCode,
         errorCode: 0,
@@ -587,14 +608,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     }
     this.#settings = { ...this.#settings, ...admission.settings };
     const secret = this.#settings.secret;
-    if (f.challenge && !secret) {
-      this.#s.host.counters.authFailures++;
-      return this.#stop({
-        resultCode: StopCcnResult.NotAuthorized,
-        errorCode: 0,
-        errorMessage: "challenged, but no secret is configured",
-      }, "local");
-    }
+    if (f.challenge && !secret) return this.#authFailed("challenged, but no secret is configured");
     const reply = this.#identity();
     if (secret) {
       reply.challenge = this.#ourChallenge = this.#s.host.randomBytes(16);
@@ -641,6 +655,7 @@ class TunnelActor implements Actor<TunnelMsg> {
 
   #authFailed(why: string): void {
     this.#s.host.counters.authFailures++;
+    this.#s.host.authFailed(this.#peer);
     log.warn("tunnel {tunnelId} to {peer}: authentication failed: {why}", {
       tunnelId: this.#s.tunnelId,
       peer: endpointKey(this.#peer),
@@ -675,6 +690,16 @@ class TunnelActor implements Actor<TunnelMsg> {
     // SCCRP can still address the acknowledgement.
     if (this.#peerTunnelId === null && f.assignedTunnelId !== undefined) {
       this.#peerTunnelId = f.assignedTunnelId;
+    }
+    if (!this.#everEstablished && f.resultCode?.resultCode === StopCcnResult.NotAuthorized) {
+      // The peer could not authenticate us during setup: our secrets differ (§5.1.1). As the
+      // responder we would never see a wrong Challenge Response from such a peer.
+      this.#s.host.counters.authFailures++;
+      this.#s.host.authFailed(this.#peer);
+      log.warn("tunnel {tunnelId} to {peer}: authentication failed: the peer refused ours", {
+        tunnelId: this.#s.tunnelId,
+        peer: endpointKey(this.#peer),
+      });
     }
     this.#phase = "held";
     this.#closeReason = { result: f.resultCode ?? { resultCode: 0 }, by: "peer" };
@@ -762,6 +787,7 @@ class TunnelActor implements Actor<TunnelMsg> {
     if (this.#phase !== "established") return notPlaced("tunnel is closing");
     // Admit a call only while its messages can be queued (half the backlog stays for the rest).
     if (this.#backlog.length >= this.#settings.maxBacklog / 2) {
+      this.#s.host.counters.channelFull++;
       return notPlaced("control queue full");
     }
     const entry = this.#newSession(
@@ -769,7 +795,10 @@ class TunnelActor implements Actor<TunnelMsg> {
       outgoing ? "outgoing" : "incoming",
       context,
     );
-    if (entry === null) return notPlaced("session limit reached");
+    if (entry === null) {
+      this.#s.host.counters.sessionLimit++;
+      return notPlaced("session limit reached");
+    }
     this.#callSerial = (this.#callSerial + 1) >>> 0;
     entry.ref.send({
       type: "place_call",
@@ -800,7 +829,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         host: this.#s.host,
         context,
       }),
-      { capacity: 16, restart: "temporary" },
+      { capacity: SESSION_MAILBOX, restart: "temporary" },
     );
     const entry: SessionEntry = { ref, peerSessionId: null, localSessionId: id.value };
     this.#sessions.set(id.value, entry);
@@ -823,6 +852,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         type === "ICRQ" ? "incoming" : "outgoing",
       );
       if (entry === null) {
+        this.#s.host.counters.sessionLimit++;
         // §4.4.2 CDN result 4: temporary lack of facilities.
         this.#send("CDN", {
           resultCode: { resultCode: 4, errorCode: 4, errorMessage: "session limit reached" },

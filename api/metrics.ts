@@ -55,6 +55,7 @@ const TUNNEL_SERIES = [
  *   callsTotal: 6, callsSwitchedTotal: 5, failoversTotal: 0, controlRetransmitsTotal: 3,
  *   dataForwardedFrames: 100, dataForwardedBytes: 6400,
  *   dataDropped: {}, datagramsDropped: { malformed: 1 }, mailboxDropsTotal: 0,
+ *   tunnelAuthFailuresTotal: 0, limits: { max_tunnels: 1000 }, limitsReached: { max_tunnels: 0 },
  *   reloads: { ok: 1, failed: 0 }, policyVersion: 2,
  * });
  * if (!text.includes('lts_sessions{state="switched",upstream="isp-a"} 5\n')) throw new Error();
@@ -124,6 +125,24 @@ export function renderMetrics(m: MetricsView): string {
       "counter",
       "Messages dropped by full actor mailboxes.",
       [{ value: m.mailboxDropsTotal }],
+    ),
+    family(
+      "lts_tunnel_auth_failures_total",
+      "counter",
+      "Tunnels ended with StopCCN result 4: the peer failed tunnel authentication or was not admitted.",
+      [{ value: m.tunnelAuthFailuresTotal }],
+    ),
+    family(
+      "lts_limit",
+      "gauge",
+      "Configured bounds, by limit (see lts_limit_reached_total).",
+      byLabel("limit", m.limits),
+    ),
+    family(
+      "lts_limit_reached_total",
+      "counter",
+      "Requests refused or datagrams dropped at a bound, by limit.",
+      byLabel("limit", m.limitsReached),
     ),
     family("lts_policy_reloads_total", "counter", "Policy reloads, by outcome (ok, failed).", [
       { labels: { outcome: "ok" }, value: m.reloads.ok },

@@ -25,6 +25,9 @@ function view(overrides: Partial<MetricsView> = {}): MetricsView {
     dataDropped: { unknown_session: 5, before_switch: 1 },
     datagramsDropped: { malformed: 3 },
     mailboxDropsTotal: 0,
+    tunnelAuthFailuresTotal: 6,
+    limits: { max_tunnels: 1000, sccrq_per_second: 100 },
+    limitsReached: { max_tunnels: 2, sccrq_per_second: 40 },
     reloads: { ok: 2, failed: 1 },
     policyVersion: 3,
     ...overrides,
@@ -59,6 +62,9 @@ Deno.test("renderMetrics: every family, typed, with the view's values", none, ()
     ["lts_data_dropped_total", "counter"],
     ["lts_datagrams_dropped_total", "counter"],
     ["lts_mailbox_drops_total", "counter"],
+    ["lts_tunnel_auth_failures_total", "counter"],
+    ["lts_limit", "gauge"],
+    ["lts_limit_reached_total", "counter"],
     ["lts_policy_reloads_total", "counter"],
     ["lts_policy_version", "gauge"],
   ];
@@ -75,6 +81,9 @@ Deno.test("renderMetrics: every family, typed, with the view's values", none, ()
   assert.equal(value(f, "lts_sessions", { state: "switched", upstream: "isp-a" }), 7);
   assert.equal(value(f, "lts_sessions", { state: "placing", upstream: "isp-b" }), 2);
   assert.equal(value(f, "lts_calls_total"), 14);
+  assert.equal(value(f, "lts_tunnel_auth_failures_total"), 6);
+  assert.equal(value(f, "lts_limit", { limit: "sccrq_per_second" }), 100);
+  assert.equal(value(f, "lts_limit_reached_total", { limit: "sccrq_per_second" }), 40);
   assert.equal(value(f, "lts_calls_switched_total"), 9);
   assert.equal(value(f, "lts_call_rejects_total", { result_code: "2" }), 4);
   assert.equal(value(f, "lts_call_rejects_total", { result_code: "4" }), 1);

@@ -24,7 +24,10 @@
  * The bearer token: `lts run` reads it from the file named by
  * `api.token_file` in the policy and passes it here; without one the API is
  * open to whoever can reach `api.listen`, which is why it defaults to
- * loopback.
+ * loopback. With a token, every route but `GET /metrics` needs it (a
+ * Prometheus scrape carries no secret, and the metrics hold none);
+ * `metricsNeedToken` puts `/metrics` behind it too. The token is compared in
+ * constant time.
  *
  * @module
  */
@@ -52,8 +55,10 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export interface ApiOptions {
   /** Address to listen on (default 127.0.0.1:9701; port 0 picks a free port). */
   listen?: { hostname?: string; port?: number };
-  /** When set, every request needs `Authorization: Bearer <token>`. */
+  /** When set, every request but `GET /metrics` needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** With a token, `/metrics` needs it too. Default false. */
+  metricsNeedToken?: boolean;
   /** Called once the server listens, with its address. */
   onListen?: (addr: Deno.NetAddr) => void;
 }
@@ -102,13 +107,45 @@ export interface ApiServer {
  * ```
  */
 export function startApi(control: LtsControl, options: ApiOptions = {}): ApiServer {
-  const authorize = options.token === undefined ? undefined : bearerCheck(options.token);
   const server = Deno.serve({
     hostname: options.listen?.hostname ?? DEFAULT_API_LISTEN.hostname,
     port: options.listen?.port ?? DEFAULT_API_LISTEN.port,
     onListen: (addr) => options.onListen?.(addr),
     onError: (error) => internalError(error),
-  }, async (request) => {
+  }, apiHandler(control, options));
+  let stopped: Promise<void> | undefined;
+  return {
+    addr: server.addr,
+    shutdown: () => stopped ??= server.shutdown(),
+  };
+}
+
+/**
+ * The API as a request handler, without a socket: what {@link startApi}
+ * serves, for embedding in another server and for tests. It never rejects;
+ * every failure is a response.
+ *
+ * @example
+ * ```ts
+ * import { apiHandler } from "./server.ts";
+ * import type { LtsControl } from "../actors/control.ts";
+ * const handler = apiHandler({} as LtsControl, { token: "s3cret" });
+ * const res = await handler(new Request("http://lts/status"));
+ * if (res.status !== 401) throw new Error();
+ * ```
+ */
+export function apiHandler(
+  control: LtsControl,
+  options: Pick<ApiOptions, "token" | "metricsNeedToken"> = {},
+): (request: Request) => Promise<Response> {
+  const check = options.token === undefined ? undefined : bearerCheck(options.token);
+  const authorize = check === undefined
+    ? undefined
+    : (request: Request) =>
+      (options.metricsNeedToken !== true && request.method === "GET" &&
+        new URL(request.url).pathname === "/metrics") ||
+      check(request.headers.get("authorization"));
+  return async (request) => {
     const response = await handle(control, authorize, request);
     log.debug("{method} {path} {status}", {
       method: request.method,
@@ -116,11 +153,6 @@ export function startApi(control: LtsControl, options: ApiOptions = {}): ApiServ
       status: response.status,
     });
     return response;
-  });
-  let stopped: Promise<void> | undefined;
-  return {
-    addr: server.addr,
-    shutdown: () => stopped ??= server.shutdown(),
   };
 }
 
@@ -250,12 +282,12 @@ async function listSessions(control: LtsControl, url: URL): Promise<Response> {
 
 async function handle(
   control: LtsControl,
-  authorize: ((header: string | null) => boolean) | undefined,
+  authorize: ((request: Request) => boolean) | undefined,
   request: Request,
 ): Promise<Response> {
   try {
     // Authentication comes first, so that without the token even the set of paths stays hidden.
-    if (authorize !== undefined && !authorize(request.headers.get("authorization"))) {
+    if (authorize !== undefined && !authorize(request)) {
       await discard(request);
       return error(401, "missing or wrong bearer token", {
         "www-authenticate": 'Bearer realm="lts"',

@@ -113,6 +113,9 @@ const METRICS: MetricsView = {
   dataDropped: { before_switch: 1 },
   datagramsDropped: {},
   mailboxDropsTotal: 0,
+  tunnelAuthFailuresTotal: 0,
+  limits: { max_tunnels: 1000 },
+  limitsReached: { max_tunnels: 0 },
   reloads: { ok: 2, failed: 1 },
   policyVersion: 3,
 };
@@ -440,7 +443,7 @@ Deno.test("a throwing control is a logged 500 JSON, and the server keeps serving
   });
 });
 
-Deno.test("with a token every route needs Authorization: Bearer", async () => {
+Deno.test("with a token every route but GET /metrics needs Authorization: Bearer", async () => {
   await withApi(async ({ url, control }) => {
     for (
       const authorization of [
@@ -453,7 +456,19 @@ Deno.test("with a token every route needs Authorization: Bearer", async () => {
         "s3cret",
       ]
     ) {
-      for (const [method, path] of [["GET", "/status"], ["GET", "/metrics"], ["GET", "/nope"]]) {
+      for (
+        const [method, path] of [
+          ["GET", "/status"],
+          ["GET", "/tunnels"],
+          ["GET", "/sessions"],
+          ["GET", "/policy"],
+          ["POST", "/reload"],
+          ["POST", "/drain"],
+          ["DELETE", "/sessions/1"],
+          ["POST", "/metrics"],
+          ["GET", "/nope"],
+        ]
+      ) {
         const headers: Record<string, string> = authorization === undefined
           ? {}
           : { authorization };
@@ -468,11 +483,26 @@ Deno.test("with a token every route needs Authorization: Bearer", async () => {
     assert.deepEqual(control.calls, []);
     const ok = await call(`${url}/status`, { headers: { authorization: "Bearer s3cret" } });
     assert.equal(ok.status, 200);
-    const caseless = await call(`${url}/metrics`, { headers: { authorization: "bearer s3cret" } });
+    const caseless = await call(`${url}/tunnels`, { headers: { authorization: "bearer s3cret" } });
     assert.equal(caseless.status, 200);
     const unknown = await call(`${url}/nope`, { headers: { authorization: "Bearer s3cret" } });
     assert.equal(unknown.status, 404);
+    // A scrape needs no token; a wrong one does not matter there either.
+    assert.equal((await call(`${url}/metrics`)).status, 200);
+    const scraped = await call(`${url}/metrics`, { headers: { authorization: "Bearer wrong" } });
+    assert.equal(scraped.status, 200);
+    assert.deepEqual(control.calls, ["status", "tunnels", "metrics", "metrics"]);
   }, { token: "s3cret" });
+});
+
+Deno.test("metricsNeedToken puts GET /metrics behind the token too", async () => {
+  await withApi(async ({ url }) => {
+    assert.equal((await call(`${url}/metrics`)).status, 401);
+    const wrong = await call(`${url}/metrics`, { headers: { authorization: "Bearer s3creT" } });
+    assert.equal(wrong.status, 401);
+    const ok = await call(`${url}/metrics`, { headers: { authorization: "Bearer s3cret" } });
+    assert.equal(ok.status, 200);
+  }, { token: "s3cret", metricsNeedToken: true });
 });
 
 Deno.test("requests run concurrently: one slow call does not hold the others", async () => {
@@ -543,7 +573,10 @@ Deno.test("lts status prints tables of tunnels and calls", async () => {
     assert.deepEqual(r.err, []);
     const text = r.out.join("\n");
     assert.match(text, /^lts-a: up 1d 02:03:04, policy version 3, accepting calls$/m);
-    assert.match(text, /calls since start: 10, 8 switched, 1 rejected, 1 failed, 2 failovers/);
+    assert.match(
+      text,
+      /calls since start: 10, 8 switched, 0 terminated here, 1 rejected, 1 failed, 2 failovers/,
+    );
     assert.match(text, /^TUNNEL +PEER TUNNEL +ROLE +PEER +HOST NAME +STATE +CALLS +UPSTREAM$/m);
     assert.match(text, /^11 +501 +lac +192\.0\.2\.1:1701 +lac-north-1 +established +2 +-$/m);
     assert.match(text, /^12 +- +upstream .* establishing +0 +isp-a 198\.51\.100\.7:1701$/m);
