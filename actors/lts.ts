@@ -73,6 +73,7 @@ export function startLts(options: LtsOptions): Lts {
     failed: 0,
     failovers: 0,
     terminated: 0,
+    maxSessionsRejected: 0,
     active: 0,
     pending: 0,
     framesBeforeSwitch: 0,
@@ -317,6 +318,7 @@ export class LtsRuntime implements LtsControl {
       },
       limitsReached: {
         max_tunnels: c.tunnelLimit,
+        max_sessions: this.lts.stats.maxSessionsRejected,
         sccrq_per_second: c.sccrqRateLimited,
         tunnel_mailbox: c.tunnelMailboxFull,
         control_backlog: c.channelFull,

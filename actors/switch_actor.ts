@@ -151,6 +151,8 @@ export interface SwitchStats {
   failovers: number;
   /** Calls terminated here that reached IPCP Opened. */
   terminated: number;
+  /** Calls refused at ICRQ because `limits.max_sessions` calls were up or pending. */
+  maxSessionsRejected: number;
   active: number;
   /** Calls accepted at ICRQ and not yet decided (they count against limits.max_sessions). */
   pending: number;
@@ -401,6 +403,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     // limits.max_sessions: calls beyond it get CDN result 4 (temporary lack of facilities) at ICRQ.
     if (this.#o.stats.active + this.#pending.size >= this.#policy.config.limits.maxSessions) {
       this.#o.stats.rejected++;
+      this.#o.stats.maxSessionsRejected++;
       this.#countReject(CdnResult.NoFacilitiesTemporary);
       session.reject({
         resultCode: CdnResult.NoFacilitiesTemporary,

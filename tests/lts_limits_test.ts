@@ -115,6 +115,7 @@ Deno.test("half-open calls (ICRQ, never ICCN) give back their place under limits
     peer.received.filter((m) => m.type === "CDN" && fieldsOf(m.avps).resultCode?.resultCode === 4)
       .length;
   assert.equal(cdn4(), 6);
+  assert.equal(lts.stats.maxSessionsRejected, 6, "counted as refusals at limits.max_sessions");
   sim.scheduler.advance(SESSION_SETUP_TIMEOUT_MS + 2_000);
   assert.equal(lts.stats.pending, 0);
   assert.equal(lts.node.tunnels()[0].sessionCount, 0);
