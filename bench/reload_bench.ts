@@ -3,23 +3,30 @@
  * startup to listening.
  *
  *   tools/deno run -A bench/reload_bench.ts [--skip-startup] [--rate 5000] [--seconds 5]
+ *     [--slice-ms N]
  *
  * 1. Reload: a 10,000-rule policy (70% exact realms `isp-N.example` spread
  *    over four upstreams, 10% `*.rN.example` globs, 10% `^0800N` called
  *    numbers, 10% `^\+44N` calling numbers) is written to a file and
  *    `LtsRuntime.reload()` is timed end to end (read file → parse → validate
- *    → compile → "policy" message to the switch actor → reply), median of 10
- *    after one warm-up; then `loadPolicy(text)` alone and the swap alone
- *    (`reload()` with a `load` that returns an already compiled policy).
+ *    → compile → "policy" message to the switch actor → reply) with a
+ *    `PolicyLoader` kept across reloads, as `lts run` does: alternating with a
+ *    copy where one rule changed (median of 10 after one warm-up), and with
+ *    version 2, where every rule changed (median of 6). Then the full
+ *    `loadPolicy(text)` alone (what every reload cost before) and the swap
+ *    alone (`reload()` with a `load` that returns an already compiled policy).
  * 2. Under traffic: lts runs in a Worker (its own thread and event loop, as
  *    in `lts run`); the LAC and four LNSes run on the main thread, so a stall
  *    of lts does not pause the traffic source. 20 calls are switched, then
  *    LCP Echo-Requests are sent round-robin at a paced total rate and the
- *    LNSes answer them. Phase A (no reloads) and phase B (reload every
- *    500 ms, alternating two 10k-rule versions that keep the calls' realms
- *    on the same upstreams) and phase C (the same reloads of a 200-rule
- *    policy, a control: the swap without the long load) run back to back in
- *    one run. Each request carries its sequence number; loss = sent −
+ *    LNSes answer them. Phases, back to back in one run: A (no reloads);
+ *    B (reload every 500 ms, alternating two 10k-rule versions that differ in
+ *    every rule but keep the calls' realms on the same upstreams); B1 (the
+ *    same with two versions that differ in one rule); B0 (as B, but each
+ *    reload a full parse in a Worker, `loadPolicyFileOffThread`: the way
+ *    before `PolicyLoader`, for comparison under the same load); C (the same
+ *    reloads of a 200-rule policy, a control). `--slice-ms` sets the lts
+ *    loader's slice. Each request carries its sequence number; loss = sent −
  *    replied, by phase of sending; kernel drops are read from /proc/net/udp.
  * 3. Startup: `deno run -A main.ts run --config small.yaml` and the bundle
  *    (`deno bundle --platform deno`), time from spawn to "listening on" on
@@ -39,6 +46,7 @@ import {
   formatPolicyErrors,
   loadPolicy,
   loadPolicyFileOffThread,
+  PolicyLoader,
 } from "../policies/mod.ts";
 import { echoReply, echoRequest, LcpCode, lcpCode } from "../ppp/echo.ts";
 import { proxyFields } from "../ppp/proxy.ts";
@@ -73,6 +81,29 @@ export function bigPolicy(
   version: 1 | 2,
   rules = RULES,
 ): string {
+  return bigPolicyLines(ltsPort, lnsPorts, version, rules).join("\n");
+}
+
+/**
+ * Version 1 with one rule edited (rule 5000, or the middle one, forwards to
+ * the next upstream): the operator's common reload.
+ */
+export function bigPolicyOneChanged(ltsPort: number, lnsPorts: number[], rules = RULES): string {
+  const lines = bigPolicyLines(ltsPort, lnsPorts, 1, rules);
+  const at = lines.indexOf("rules:") + 1 + Math.floor(rules / 2);
+  lines[at] = lines[at].replace(
+    /forward: up-(\d)/,
+    (_, u) => `forward: up-${(+u + 1) % UPSTREAMS}`,
+  );
+  return lines.join("\n");
+}
+
+function bigPolicyLines(
+  ltsPort: number,
+  lnsPorts: number[],
+  version: 1 | 2,
+  rules: number,
+): string[] {
   const lines = [
     "hostname: lts-bench",
     `listen: ["127.0.0.1:${ltsPort}"]`,
@@ -98,7 +129,7 @@ export function bigPolicy(
     lines.push(`  - { name: v${version}-rule-${i}, match: { ${match} }, forward: up-${up} }`);
   }
   lines.push('default: { reject: { result_code: 2, message: "no route" } }', "");
-  return lines.join("\n");
+  return lines;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,8 +166,9 @@ function newSystem(): ActorSystem {
 
 type ToWorker =
   | { type: "bind" }
-  | { type: "start"; path: string }
-  | { type: "reload"; path: string }
+  | { type: "start"; path: string; sliceMs?: number }
+  /** `full`: as lts did before `PolicyLoader`, a full parse in a Worker (`loadPolicyFileOffThread`). */
+  | { type: "reload"; path: string; full?: boolean }
   | { type: "metrics" }
   | { type: "stop" };
 
@@ -149,6 +181,7 @@ if (inWorker) {
   if (!bound.ok) throw new Error(bound.error);
   const socket = bound.value;
   let path = "";
+  let full = false;
   let runtime: LtsRuntime | undefined;
   const scope = self as unknown as {
     postMessage(m: unknown): void;
@@ -161,18 +194,21 @@ if (inWorker) {
     if (m.type === "bind") return post({ type: "bound", port: socket.local.port });
     if (m.type === "start") {
       path = m.path;
-      const policy = mustLoad(await Deno.readTextFile(path), path);
-      const lts = startLts({ system, socket, policy });
+      // As lts run does: one loader for the start and every reload.
+      const loader = new PolicyLoader(m.sliceMs === undefined ? {} : { sliceMs: m.sliceMs });
+      const first = await loader.load(path);
+      if (!first.ok) throw new Error(formatPolicyErrors(first.error));
+      const lts = startLts({ system, socket, policy: first.value });
       runtime = new LtsRuntime(lts, {
         system,
         source: path,
-        // As lts run does: parse and validate in a Worker, compile and swap here.
-        load: () => loadPolicyFileOffThread(path),
+        load: () => full ? loadPolicyFileOffThread(path) : loader.load(path),
       });
       return post({ type: "started" });
     }
     if (m.type === "reload") {
       path = m.path;
+      full = m.full === true;
       const t0 = performance.now();
       const r = await runtime!.reload();
       const ms = performance.now() - t0;
@@ -210,37 +246,46 @@ async function reloadTimes(dir: string) {
   const socket = network.bind({ hostname: "127.0.0.1", port: 0 });
   if (!socket.ok) throw new Error(socket.error);
   const lnsPorts = [1701, 1702, 1703, 1704].map((p) => p + 20000);
-  const texts = [1, 2].map((v) => bigPolicy(socket.value.local.port, lnsPorts, v as 1 | 2));
-  const paths = [`${dir}/v1.yaml`, `${dir}/v2.yaml`];
-  for (let i = 0; i < 2; i++) await Deno.writeTextFile(paths[i], texts[i]);
+  const port = socket.value.local.port;
+  const texts = [
+    bigPolicy(port, lnsPorts, 1),
+    bigPolicy(port, lnsPorts, 2),
+    bigPolicyOneChanged(port, lnsPorts),
+  ];
+  const paths = [`${dir}/v1.yaml`, `${dir}/v2.yaml`, `${dir}/v1b.yaml`];
+  for (let i = 0; i < 3; i++) await Deno.writeTextFile(paths[i], texts[i]);
   const system = newSystem();
-  const lts = startLts({ system, socket: socket.value, policy: mustLoad(texts[0], paths[0]) });
+  const loader = new PolicyLoader();
+  const t0 = performance.now();
+  const first = await loader.load(paths[0]);
+  const cold = performance.now() - t0;
+  if (!first.ok) throw new Error(formatPolicyErrors(first.error));
+  const lts = startLts({ system, socket: socket.value, policy: first.value });
   let path = paths[0];
   let precompiled: CompiledPolicy | undefined;
   const runtime = new LtsRuntime(lts, {
     system,
     source: "bench",
-    load: async () =>
-      precompiled ? { ok: true, value: precompiled } : loadPolicy(
-        await Deno.readTextFile(path),
-        path,
-      ),
+    load: () => precompiled ? Promise.resolve({ ok: true, value: precompiled }) : loader.load(path),
   });
-  const full: number[] = [];
+  /** Reloads alternating between two files; the first reload is a warm-up. */
+  const timeReloads = async (a: string, b: string, n: number) => {
+    const xs: number[] = [];
+    for (let i = 0; i <= n; i++) {
+      path = i % 2 === 0 ? a : b;
+      const t0 = performance.now();
+      const r = await runtime.reload();
+      if (!r.ok) throw new Error(JSON.stringify(r.errors.slice(0, 3)));
+      if (i > 0) xs.push(performance.now() - t0);
+    }
+    return xs;
+  };
+  const one = await timeReloads(paths[2], paths[0], 10);
+  const all = await timeReloads(paths[1], paths[0], 6);
   const load: number[] = [];
   const read: number[] = [];
   const swap: number[] = [];
-  let cold = 0;
-  for (let i = 0; i <= 10; i++) {
-    path = paths[(i + 1) % 2];
-    const t0 = performance.now();
-    const r = await runtime.reload();
-    const ms = performance.now() - t0;
-    if (!r.ok) throw new Error(JSON.stringify(r.errors.slice(0, 3)));
-    if (i === 0) cold = ms;
-    else full.push(ms);
-  }
-  for (let i = 0; i <= 10; i++) {
+  for (let i = 0; i <= 6; i++) {
     const t0 = performance.now();
     const text = await Deno.readTextFile(paths[i % 2]);
     const t1 = performance.now();
@@ -260,8 +305,10 @@ async function reloadTimes(dir: string) {
   return {
     bytes: texts[0].length,
     cold,
-    full: median(full),
-    fullMax: Math.max(...full),
+    one: median(one),
+    oneMax: Math.max(...one),
+    all: median(all),
+    allMax: Math.max(...all),
     read: median(read),
     load: median(load),
     loadMax: Math.max(...load),
@@ -292,11 +339,20 @@ interface TrafficResult {
   reloadWorstGaps: number[];
   smallReloadMs: number[];
   smallWorstGaps: number[];
+  oneReloadMs: number[];
+  oneWorstGaps: number[];
+  fullReloadMs: number[];
+  fullWorstGaps: number[];
   sendRefused: number;
   metrics: Record<string, unknown>;
 }
 
-async function underTraffic(dir: string, rate: number, seconds: number): Promise<TrafficResult> {
+async function underTraffic(
+  dir: string,
+  rate: number,
+  seconds: number,
+  sliceMs?: number,
+): Promise<TrafficResult> {
   const worker = new Worker(import.meta.url, { type: "module" });
   const waiters: ((m: Record<string, unknown>) => void)[] = [];
   worker.onmessage = (e) => waiters.shift()!(e.data);
@@ -334,13 +390,15 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
   const paths = [`${dir}/t1.yaml`, `${dir}/t2.yaml`];
   await Deno.writeTextFile(paths[0], bigPolicy(ltsPort, lnsPorts, 1));
   await Deno.writeTextFile(paths[1], bigPolicy(ltsPort, lnsPorts, 2));
+  const onePaths = [`${dir}/t1.yaml`, `${dir}/t1b.yaml`];
+  await Deno.writeTextFile(onePaths[1], bigPolicyOneChanged(ltsPort, lnsPorts));
   const smallPaths = [`${dir}/s1.yaml`, `${dir}/s2.yaml`];
   await Deno.writeTextFile(smallPaths[0], bigPolicy(ltsPort, lnsPorts, 1, SMALL_RULES));
   await Deno.writeTextFile(smallPaths[1], bigPolicy(ltsPort, lnsPorts, 2, SMALL_RULES));
-  await ask({ type: "start", path: paths[0] });
+  await ask({ type: "start", path: paths[0], sliceMs });
 
   // Sequence numbers: send and reply times, by sequence number.
-  const capacity = Math.ceil(rate * (seconds * 3 + 6)) + 1000;
+  const capacity = Math.ceil(rate * (seconds * 5 + 20)) + 1000;
   const sentAt = new Float64Array(capacity);
   const gotAt = new Float64Array(capacity);
   const up: SessionHandle[] = [];
@@ -405,7 +463,17 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
   const reloadMs: number[] = [];
   const smallWindows: { start: number; end: number }[] = [];
   const smallReloadMs: number[] = [];
-  const phase = async (name: string, reloadPaths: string[], w: typeof windows, ms: number[]) => {
+  const oneWindows: { start: number; end: number }[] = [];
+  const oneReloadMs: number[] = [];
+  const fullWindows: { start: number; end: number }[] = [];
+  const fullReloadMs: number[] = [];
+  const phase = async (
+    name: string,
+    reloadPaths: string[],
+    w: typeof windows,
+    ms: number[],
+    full = false,
+  ) => {
     const a = seq;
     const k0 = udpDrops(allPorts);
     const l0 = udpDrops([ltsPort]);
@@ -413,7 +481,7 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
     for (let i = 0; i < reloadPaths.length; i++) {
       await sleep(Math.max(0, phaseStart + 250 + i * 500 - performance.now()));
       const start = performance.now();
-      const r = await ask({ type: "reload", path: reloadPaths[i] });
+      const r = await ask({ type: "reload", path: reloadPaths[i], full });
       if (!r.ok) throw new Error("reload failed");
       w.push({ start, end: performance.now() });
       ms.push(r.ms as number);
@@ -430,7 +498,25 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
   const alternate = (ps: string[]) =>
     Array.from({ length: seconds * 2 }, (_, i) => ps[(i + 1) % 2]);
   await phase("A: no reload", [], [], []);
-  await phase(`B: reload ${RULES} rules every 500 ms`, alternate(paths), windows, reloadMs);
+  await phase(
+    `B: reload ${RULES} rules, all changed, every 500 ms`,
+    alternate(paths),
+    windows,
+    reloadMs,
+  );
+  await phase(
+    `B1: reload ${RULES} rules, one changed, every 500 ms`,
+    alternate(onePaths),
+    oneWindows,
+    oneReloadMs,
+  );
+  await phase(
+    `B0: as B, the way before (full parse in a Worker, \`loadPolicyFileOffThread\`)`,
+    alternate(paths),
+    fullWindows,
+    fullReloadMs,
+    true,
+  );
   await phase(
     `C: reload ${SMALL_RULES} rules every 500 ms`,
     alternate(smallPaths),
@@ -483,6 +569,8 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
   });
   const reloadWorstGaps = windows.map((w) => worstGapIn(w.start, w.end + 100));
   const smallWorstGaps = smallWindows.map((w) => worstGapIn(w.start, w.end + 100));
+  const oneWorstGaps = oneWindows.map((w) => worstGapIn(w.start, w.end + 100));
+  const fullWorstGaps = fullWindows.map((w) => worstGapIn(w.start, w.end + 100));
 
   await ask({ type: "stop" });
   lac.closeAll();
@@ -499,6 +587,10 @@ async function underTraffic(dir: string, rate: number, seconds: number): Promise
     reloadWorstGaps,
     smallReloadMs,
     smallWorstGaps,
+    oneReloadMs,
+    oneWorstGaps,
+    fullReloadMs,
+    fullWorstGaps,
     sendRefused,
     metrics,
   };
@@ -610,13 +702,27 @@ if (import.meta.main && !inWorker) {
   console.log(`## Reload of ${RULES} rules (${(r.bytes / 1024).toFixed(0)} KiB YAML)\n`);
   console.log("| step | median of 10 (ms) | max (ms) |");
   console.log("| --- | ---: | ---: |");
-  console.log(`| \`runtime.reload()\` end to end | ${f1(r.full)} | ${f1(r.fullMax)} |`);
-  console.log(`| — read file | ${f1(r.read)} | |`);
-  console.log(`| — \`loadPolicy\` (parse, validate, compile) | ${f1(r.load)} | ${f1(r.loadMax)} |`);
-  console.log(`| — swap (message to switch actor → reply) | ${r.swap.toFixed(3)} | |`);
-  console.log(`| first reload in the process (not in the median) | ${f1(r.cold)} | |\n`);
+  console.log(
+    `| \`runtime.reload()\` end to end (\`PolicyLoader\`), one rule changed | ${f1(r.one)} | ${
+      f1(r.oneMax)
+    } |`,
+  );
+  console.log(
+    `| \`runtime.reload()\` end to end (\`PolicyLoader\`), all rules changed (6 runs) | ${
+      f1(r.all)
+    } | ${f1(r.allMax)} |`,
+  );
+  console.log(
+    `| first load, nothing kept (\`PolicyLoader\`, not in the medians) | ${f1(r.cold)} | |`,
+  );
+  console.log(`| read file | ${f1(r.read)} | |`);
+  console.log(
+    `| full \`loadPolicy\` (parse, validate, compile; 6 runs) | ${f1(r.load)} | ${f1(r.loadMax)} |`,
+  );
+  console.log(`| swap (message to switch actor → reply) | ${r.swap.toFixed(3)} | |\n`);
 
-  const t = await underTraffic(dir, rate, seconds);
+  const sliceMs = args.includes("--slice-ms") ? opt("slice-ms", 2) : undefined;
+  const t = await underTraffic(dir, rate, seconds, sliceMs);
   console.log(
     `## Under traffic: ${CALLS} switched calls, ${rate} LCP Echo-Requests/s total, ` +
       `${seconds} s per phase\n`,
@@ -641,6 +747,20 @@ if (import.meta.main && !inWorker) {
       `worst gap between replies in a reload window: median ${
         f1(median(t.reloadWorstGaps))
       } ms, max ${f1(Math.max(...t.reloadWorstGaps))} ms`,
+  );
+  console.log(
+    `One-rule reloads under traffic: ${t.oneReloadMs.length}, ` +
+      `median ${f1(median(t.oneReloadMs))} ms, max ${f1(Math.max(...t.oneReloadMs))} ms; ` +
+      `worst gap between replies in a reload window: median ${f1(median(t.oneWorstGaps))} ms, max ${
+        f1(Math.max(...t.oneWorstGaps))
+      } ms`,
+  );
+  console.log(
+    `Full off-thread reloads under traffic (B0): ${t.fullReloadMs.length}, ` +
+      `median ${f1(median(t.fullReloadMs))} ms, max ${f1(Math.max(...t.fullReloadMs))} ms; ` +
+      `worst gap between replies in a reload window: median ${
+        f1(median(t.fullWorstGaps))
+      } ms, max ${f1(Math.max(...t.fullWorstGaps))} ms`,
   );
   console.log(
     `LAC sendFrame refused: ${t.sendRefused}; lts metrics: ${JSON.stringify(t.metrics)}\n`,

@@ -10,7 +10,7 @@ import { LtsRuntime, startLts } from "../actors/lts.ts";
 import { type ApiServer, startApi } from "../api/server.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
-import { loadPolicyFile, loadPolicyFileOffThread } from "../policies/mod.ts";
+import { PolicyLoader } from "../policies/mod.ts";
 import { endpointKey } from "../transport/datagram.ts";
 import {
   createDatagramNetwork,
@@ -76,7 +76,9 @@ Options:
     if (values["log-format"] !== undefined && !["pretty", "json"].includes(values["log-format"])) {
       throw new UsageError("--log-format is pretty or json");
     }
-    const loaded = await loadPolicyFile(values.config);
+    // Kept across reloads: a reload parses only the rules whose text changed.
+    const loader = new PolicyLoader();
+    const loaded = await loader.load(values.config);
     if (!loaded.ok) {
       for (const e of loaded.error) io.err(e.toString());
       return Exit.Failure;
@@ -110,11 +112,11 @@ Options:
       scheduler: new MicrotaskScheduler(),
     });
     const lts = startLts({ system, socket, policy });
-    // Reloads parse in a Worker: the data plane on this thread never stalls for a big file.
+    // Reloads parse in slices (or a big full parse in a Worker): the data plane never stalls long.
     const runtime = new LtsRuntime(lts, {
       system,
       source: values.config,
-      load: () => loadPolicyFileOffThread(values.config!),
+      load: () => loader.load(values.config!),
     });
     io.out(`lts: listening on ${endpointKey(socket.local)} (L2TP)`);
     io.out(`lts: data plane ${selected.value.kind}: ${selected.value.reason}`);

@@ -110,9 +110,14 @@ export class CompiledPolicy {
     );
     this.#userRules = this.rules.filter((r) => r.needsUser).map((r) => r.rule.index);
     this.needsUser = this.#userRules.length > 0;
+    // Each upstream's candidate order, worked out once and shared by its rules' decisions.
+    const members = new Map<string, readonly Member[]>();
+    for (const [name, upstream] of config.upstreams) {
+      members.set(name, Object.freeze(candidates(upstream)));
+    }
     this.#decisions = [
-      ...config.rules.map((r) => decisionFor(r.name, r.action, config.upstreams)),
-      decisionFor(null, config.defaultAction, config.upstreams),
+      ...config.rules.map((r) => decisionFor(r.name, r.action, members)),
+      decisionFor(null, config.defaultAction, members),
     ];
   }
 
@@ -199,18 +204,16 @@ export function compilePolicy(config: PolicyConfig): CompiledPolicy {
 function decisionFor(
   rule: string | null,
   action: RuleAction,
-  upstreams: ReadonlyMap<string, Upstream>,
+  members: ReadonlyMap<string, readonly Member[]>,
 ): Decision {
   switch (action.type) {
-    case "forward": {
-      const upstream = upstreams.get(action.upstream)!;
+    case "forward":
       return Object.freeze({
         rule,
         action: "forward",
-        upstream: upstream.name,
-        members: Object.freeze(candidates(upstream)),
+        upstream: action.upstream,
+        members: members.get(action.upstream)!,
       });
-    }
     case "reject":
       return Object.freeze({
         rule,

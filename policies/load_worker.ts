@@ -1,19 +1,20 @@
 /**
- * Worker side of {@link loadPolicyFileOffThread}: reads, parses and
- * validates a policy file away from the thread that forwards data frames,
- * and posts back the validated configuration (structured-cloned) or the
- * errors. Parsing 10,000 rules takes a few hundred milliseconds, far more
- * than the data plane may stall.
+ * Worker side of `parseOffThread` (used by {@link loadPolicyFileOffThread}
+ * and by `PolicyLoader` for a full parse of a big file): reads (unless given
+ * the text), parses and validates a policy away from the thread that
+ * forwards data frames, and posts back the validated configuration
+ * (structured-cloned) or the errors. Parsing 10,000 rules takes a few hundred
+ * milliseconds, far more than the data plane may stall.
  *
  * @module
  */
 
-import { parsePolicy } from "./parse.ts";
-import { loadUsersFiles } from "./mod.ts";
+import { parseHere } from "./incremental.ts";
 
-/** A request: the file to load. */
+/** A request: the file to load, and its text when the caller has read it already. */
 export interface LoadRequest {
   path: string;
+  text?: string;
 }
 
 /** The worker's answer. */
@@ -26,9 +27,7 @@ const scope = self as any;
 scope.onmessage = async (e: MessageEvent<LoadRequest>) => {
   let reply: LoadReply;
   try {
-    const text = await Deno.readTextFile(e.data.path);
-    const first = parsePolicy(text, e.data.path);
-    const parsed = first.ok ? await loadUsersFiles(first.value, e.data.path) : first;
+    const parsed = await parseHere(e.data);
     reply = parsed.ok ? { ok: true, config: parsed.value } : {
       ok: false,
       errors: parsed.error.map((x) => ({

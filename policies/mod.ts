@@ -22,14 +22,14 @@ import type { Result } from "../transport/result.ts";
 import { CompiledPolicy } from "./compile.ts";
 import { PolicyError } from "./error.ts";
 import { parsePolicy } from "./parse.ts";
-import type { LoadReply, LoadRequest } from "./load_worker.ts";
-import type { PolicyConfig, TerminateTarget } from "./schema.ts";
-import { loadUsersFile } from "../ppp/users.ts";
-import { dirname, isAbsolute, join } from "node:path";
+import { parseOffThread } from "./incremental.ts";
+import { loadUsersFiles } from "./_users_files.ts";
 
 export * from "./schema.ts";
 export * from "./error.ts";
 export { parsePolicy } from "./parse.ts";
+export { PolicyLoader, type PolicyLoaderOptions } from "./incremental.ts";
+export { loadUsersFiles } from "./_users_files.ts";
 export {
   CompiledPolicy,
   type CompiledRule,
@@ -86,51 +86,6 @@ export async function loadPolicyFile(path: string): Promise<Result<CompiledPolic
 }
 
 /**
- * Reads the `users_file` of every terminate target (relative to the policy
- * file's folder) and adds its users to the target's inline ones; an
- * unreadable or invalid users file is an error of the policy.
- *
- * @example
- * ```ts ignore
- * import { loadUsersFiles, parsePolicy } from "./mod.ts";
- * const p = parsePolicy(await Deno.readTextFile("lts.yaml"), "lts.yaml");
- * if (p.ok) await loadUsersFiles(p.value, "lts.yaml");
- * ```
- */
-export async function loadUsersFiles(
-  config: PolicyConfig,
-  policyPath: string,
-): Promise<Result<PolicyConfig, PolicyError[]>> {
-  const targets = [...config.terminate.values()];
-  if (!targets.some((t) => t.usersFile !== undefined)) return { ok: true, value: config };
-  const errors: PolicyError[] = [];
-  const terminate = new Map<string, TerminateTarget>();
-  for (const target of targets) {
-    if (target.usersFile === undefined) {
-      terminate.set(target.name, target);
-      continue;
-    }
-    const file = isAbsolute(target.usersFile)
-      ? target.usersFile
-      : join(dirname(policyPath), target.usersFile);
-    const users = await loadUsersFile(file);
-    if (!users.ok) {
-      errors.push(...users.error);
-      continue;
-    }
-    terminate.set(target.name, {
-      ...target,
-      users: [...target.users, ...users.value.list()],
-      acceptAll: target.acceptAll || users.value.acceptAll,
-    });
-  }
-  return errors.length > 0 ? { ok: false, error: errors } : {
-    ok: true,
-    value: { ...config, terminate },
-  };
-}
-
-/**
  * Like {@link loadPolicyFile}, but reads, parses and validates in a Worker
  * so the calling thread (which forwards data frames) only pays for the
  * structured clone and the compile step — tens of milliseconds at 10,000
@@ -146,31 +101,6 @@ export async function loadUsersFiles(
 export async function loadPolicyFileOffThread(
   path: string,
 ): Promise<Result<CompiledPolicy, PolicyError[]>> {
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL("./load_worker.ts", import.meta.url), { type: "module" });
-  } catch {
-    return loadPolicyFile(path);
-  }
-  try {
-    const reply = await new Promise<LoadReply>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<LoadReply>) => resolve(e.data);
-      worker.onerror = (e) => {
-        e.preventDefault();
-        reject(new Error(e.message));
-      };
-      worker.postMessage({ path } satisfies LoadRequest);
-    });
-    if (!reply.ok) {
-      return {
-        ok: false,
-        error: reply.errors.map((e) => new PolicyError(e.file, e.line, e.col, e.message)),
-      };
-    }
-    return { ok: true, value: new CompiledPolicy(reply.config as PolicyConfig) };
-  } catch {
-    return loadPolicyFile(path);
-  } finally {
-    worker.terminate();
-  }
+  const parsed = await parseOffThread({ path });
+  return parsed.ok ? { ok: true, value: new CompiledPolicy(parsed.value) } : parsed;
 }

@@ -25,6 +25,7 @@ import type { Result } from "../transport/result.ts";
 import { type Cidr, parseCidr } from "./_net.ts";
 import { byPosition, PolicyError } from "./error.ts";
 import { compileGlob, compileNumberPattern, parseDomainPattern } from "./patterns.ts";
+import { readFlowItem } from "./_flow.ts";
 import {
   DEFAULTS,
   type DomainPattern,
@@ -73,6 +74,91 @@ export function parsePolicy(text: string, fileName: string): Result<PolicyConfig
     : { ok: true, value: config };
 }
 
+/** The part of a policy outside `rules`, validated, and what its rules are checked against. */
+export interface PolicyHead {
+  /** The validated policy, with no rules. */
+  readonly config: PolicyConfig;
+  /** The upstream names a rule may `forward` to. */
+  readonly upstreams: readonly string[];
+  /** The terminate target names a rule may `terminate` on. */
+  readonly terminate: readonly string[];
+}
+
+/**
+ * Validates a policy whose `rules` has no value (the rules cut out of the
+ * text, their lines left blank, so every other line keeps its number) as if
+ * it had rules that are all valid, for the incremental loader. Undefined on any problem — the caller then parses
+ * the whole file to report it — and when `rules` is not the top-level key
+ * starting at offset `rulesAt`.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicyHead } from "./parse.ts";
+ * const text = "hostname: h\nlacs: []\nrules:\n\n";
+ * if (parsePolicyHead(text, text.indexOf("rules"))?.terminate[0] !== "default") throw new Error();
+ * ```
+ */
+export function parsePolicyHead(text: string, rulesAt: number): PolicyHead | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const root = doc.contents;
+  if (doc.errors.length > 0 || !isMap(root)) return undefined;
+  const at = root.items.findIndex((p) => isScalar(p.key) && p.key.value === "rules");
+  const rules = root.items[at];
+  const value = rules?.value as Value;
+  if (
+    rules === undefined || (rules.key as Scalar).range?.[0] !== rulesAt ||
+    !(value === null || (isScalar(value) && value.value === null))
+  ) return undefined;
+  // Validated as if the key were absent: an empty `rules:` is an error, and the rules are not empty.
+  root.items.splice(at, 1);
+  const ctx = new Context("", lineCounter, doc);
+  const read = readPolicyWithNames(ctx, root);
+  if (read === undefined || ctx.errors.length > 0) return undefined;
+  return { config: read.config, upstreams: read.upstreams, terminate: ctx.terminateNames };
+}
+
+/** A valid rule apart from its position: what the incremental loader keeps per rule text. */
+export interface RuleOutcome {
+  /** The name given, if any. */
+  readonly name?: string;
+  readonly match: RuleMatch;
+  readonly action: RuleAction;
+}
+
+/**
+ * Validates one item of a block-style `rules` list, given alone (`  - { … }`,
+ * with the lines that continue it), against a policy's head. Undefined on any
+ * problem: the caller then parses the whole file to report it.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicyHead, parseRuleChunk } from "./parse.ts";
+ * const text = "hostname: h\nlacs: []\nupstreams: { up: { members: [{ address: 192.0.2.1 }] } }\nrules:\n";
+ * const head = parsePolicyHead(text, text.indexOf("rules"))!;
+ * const rule = parseRuleChunk('  - { name: a, match: { domain: a.example }, forward: up }\n', head);
+ * if (rule?.name !== "a" || rule.action.type !== "forward") throw new Error();
+ * if (parseRuleChunk("  - { forward: down }\n", head) !== undefined) throw new Error();
+ * ```
+ */
+export function parseRuleChunk(text: string, head: PolicyHead): RuleOutcome | undefined {
+  const lineCounter = new LineCounter();
+  let item: Value = readFlowItem(text);
+  let doc: Document | undefined;
+  if (item === undefined) {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const root = doc.contents;
+    if (doc.errors.length > 0 || !isSeq(root) || root.items.length !== 1) return undefined;
+    item = root.items[0] as Value;
+  }
+  const ctx = new Context("", lineCounter, doc);
+  ctx.terminateNames = head.terminate as string[];
+  const read = readRule(ctx, item, 0, head.upstreams as string[], new Map());
+  if (read === undefined || ctx.errors.length > 0) return undefined;
+  const { match, action } = read.rule;
+  return read.named ? { name: read.rule.name, match, action } : { match, action };
+}
+
 type Value = Node | null | undefined;
 
 /** The keys found in a mapping, with their key and value nodes. */
@@ -87,7 +173,8 @@ class Context {
   constructor(
     readonly file: string,
     readonly lines: LineCounter,
-    readonly doc: Document,
+    /** The document nodes come from, to resolve aliases; none for `readFlowItem`'s, which has none. */
+    readonly doc: Document | undefined,
   ) {}
 
   errorAt(offset: number, message: string): void {
@@ -103,7 +190,7 @@ class Context {
 
   /** Follows an alias (`*name`) to the node it names. */
   deref(node: Value): Value {
-    return isAlias(node) ? (node.resolve(this.doc) as Value) : node;
+    return isAlias(node) && this.doc !== undefined ? (node.resolve(this.doc) as Value) : node;
   }
 
   /**
@@ -271,6 +358,14 @@ const TOP_KEYS = [
 ] as const;
 
 function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
+  return readPolicyWithNames(ctx, root)?.config;
+}
+
+/** The policy, and the upstream names its rules were checked against. */
+function readPolicyWithNames(
+  ctx: Context,
+  root: Value,
+): { config: PolicyConfig; upstreams: string[] } | undefined {
   if (root === null || root === undefined || (isScalar(root) && root.value === null)) {
     return ctx.error(root, "the policy is empty: it needs at least hostname and lacs");
   }
@@ -320,7 +415,7 @@ function readPolicy(ctx: Context, root: Value): PolicyConfig | undefined {
         DEFAULTS.defaultAction
       : DEFAULTS.defaultAction,
   };
-  return ctx.errors.length === 0 ? config : undefined;
+  return ctx.errors.length === 0 ? { config, upstreams: names ?? [] } : undefined;
 }
 
 function readListen(ctx: Context, value: Value): Endpoint[] {
@@ -818,28 +913,42 @@ function readRules(ctx: Context, value: Value, upstreams: string[] | undefined):
   const out: Rule[] = [];
   const names = new Map<string, Value>();
   (value.items as Value[]).forEach((item, index) => {
-    const f = ctx.fields(item, `rules[${index}]`, RULE_KEYS);
-    if (f === undefined) return;
-    let name = `rules[${index}]`;
-    if (f.has("name")) {
-      const nameNode = f.get("name")!.value;
-      const given = ctx.string(nameNode, `rules[${index}].name`);
-      if (given !== undefined) {
-        const first = names.get(given);
-        if (first !== undefined) {
-          const { line } = ctx.lines.linePos(first?.range?.[0] ?? 0);
-          ctx.error(nameNode, `duplicate rule name "${given}" (first used on line ${line})`);
-        }
-        names.set(given, nameNode);
-        name = given;
-      }
-    }
-    const where = f.has("name") ? `rule "${name}"` : name;
-    const match = readMatch(ctx, f.get("match")?.value, where);
-    const action = readAction(ctx, item, where, upstreams, f);
-    if (match !== undefined && action !== undefined) out.push({ name, index, match, action });
+    const read = readRule(ctx, item, index, upstreams, names);
+    if (read !== undefined) out.push(read.rule);
   });
   return out;
+}
+
+/** One item of `rules`; `names` holds the names seen so far, to report duplicates. */
+function readRule(
+  ctx: Context,
+  item: Value,
+  index: number,
+  upstreams: string[] | undefined,
+  names: Map<string, Value>,
+): { rule: Rule; named: boolean } | undefined {
+  const f = ctx.fields(item, `rules[${index}]`, RULE_KEYS);
+  if (f === undefined) return undefined;
+  let name = `rules[${index}]`;
+  if (f.has("name")) {
+    const nameNode = f.get("name")!.value;
+    const given = ctx.string(nameNode, `rules[${index}].name`);
+    if (given !== undefined) {
+      const first = names.get(given);
+      if (first !== undefined) {
+        const { line } = ctx.lines.linePos(first?.range?.[0] ?? 0);
+        ctx.error(nameNode, `duplicate rule name "${given}" (first used on line ${line})`);
+      }
+      names.set(given, nameNode);
+      name = given;
+    }
+  }
+  const where = f.has("name") ? `rule "${name}"` : name;
+  const match = readMatch(ctx, f.get("match")?.value, where);
+  const action = readAction(ctx, item, where, upstreams, f);
+  return match !== undefined && action !== undefined
+    ? { rule: { name, index, match, action }, named: f.has("name") }
+    : undefined;
 }
 
 function readMatch(ctx: Context, value: Value, where: string): RuleMatch | undefined {
