@@ -157,7 +157,7 @@ export interface LacAdmission {
   readonly helloInterval?: number;
   /** Hide AVPs sent to this LAC (RFC 2661 §4.3); needs a secret. */
   readonly hideAvps?: boolean;
-  /** Most sessions this LAC's tunnels may carry together. */
+  /** Most sessions one tunnel from this LAC may carry; an ICRQ beyond it gets CDN result 4. */
   readonly maxSessions?: number;
 }
 
