@@ -1,0 +1,174 @@
+/**
+ * Helpers shared by the `bench:all` suite's parts: processes, /proc readings,
+ * ports and the policy of a switch in front of one upstream.
+ *
+ * @module
+ */
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const MAIN = `${ROOT}main.ts`;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** The `p`-quantile (0–1) of `xs`, nearest rank. */
+export function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+/** A free port on 127.0.0.1 (released before it is returned). */
+export function freeUdpPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+export function freeTcpPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** VmRSS of a process, in KiB. */
+export function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
+}
+
+/** User + system CPU seconds of a process (all its threads). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy and total jiffies of all CPUs, from /proc/stat. */
+export function cpuJiffies(): { busy: number; total: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3] + f[4];
+  return { busy: total - idle, total };
+}
+
+/** 1-minute load average. */
+export function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
+
+/** A child process with its stdout and stderr collected. */
+export interface Child {
+  readonly pid: number;
+  output(): string;
+  until(re: RegExp, ms?: number): Promise<void>;
+  /** SIGTERM (SIGKILL after 10 s) unless `wait`, then the exit code and output. */
+  stop(wait?: boolean): Promise<{ code: number; out: string }>;
+}
+
+/** Spawns `cmd args`, optionally pinned to `cpu` with taskset. */
+export function spawn(cmd: string, args: string[], cpu?: string): Child {
+  const child = new Deno.Command(cpu === undefined ? cmd : "taskset", {
+    args: cpu === undefined ? args : ["-c", cpu, cmd, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const c of s.pipeThrough(new TextDecoderStream())) out += c;
+  };
+  const done = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const kill = (sig: Deno.Signal) => {
+    try {
+      child.kill(sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  return {
+    pid: child.pid,
+    output: () => out,
+    async until(re: RegExp, ms = 30_000) {
+      const end = performance.now() + ms;
+      while (!re.test(out)) {
+        if (exited) throw new Error(`${cmd} exited before ${re}: ${out}`);
+        if (performance.now() > end) throw new Error(`timed out waiting for ${re}: ${out}`);
+        await sleep(10);
+      }
+    },
+    async stop(wait = false) {
+      if (!wait) kill("SIGTERM");
+      const timer = setTimeout(() => kill("SIGKILL"), wait ? 600_000 : 10_000);
+      const s = await status;
+      clearTimeout(timer);
+      await done;
+      return { code: s.code, out };
+    },
+  };
+}
+
+/** `lts ARGS…` as a child (`deno run -A main.ts ARGS…`). */
+export function spawnLts(args: string[], options: { cpu?: string; v8Flags?: string } = {}): Child {
+  return spawn(Deno.execPath(), [
+    "run",
+    "-A",
+    ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    MAIN,
+    ...args,
+  ], options.cpu);
+}
+
+/** The last JSON line a process printed. */
+export function lastJson<T>(out: string): T {
+  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (line === undefined) throw new Error(`no JSON summary in: ${out.slice(-2000)}`);
+  return JSON.parse(line) as T;
+}
+
+/** `lts_calls_switched_total` from the API's `/metrics`. */
+export async function switchedTotal(apiPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  return Number(/^lts_calls_switched_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * A switch policy: every LAC admitted, realm `domain` forwarded to one
+ * upstream member at `lnsPort` (no HELLO), limits raised for `maxSessions`.
+ */
+export function switchPolicy(options: {
+  ltsPort: number;
+  lnsPort: number;
+  apiPort?: number;
+  maxSessions?: number;
+  domain?: string;
+  extra?: string;
+}): string {
+  const max = options.maxSessions ?? 50_000;
+  return [
+    "hostname: lts-bench",
+    `listen: ["127.0.0.1:${options.ltsPort}"]`,
+    ...(options.apiPort ? [`api: { listen: "127.0.0.1:${options.apiPort}" }`] : []),
+    `limits: { max_tunnels: 10000, max_sessions: ${max}, sccrq_per_second: 10000 }`,
+    "lacs: [{ match: {} }]",
+    "upstreams:",
+    `  isp: { members: [{ address: "127.0.0.1:${options.lnsPort}", hello_interval: 0 }] }`,
+    ...(options.extra ? [options.extra] : []),
+    `rules: [{ name: isp, match: { domain: "${
+      options.domain ?? "isp-a.example"
+    }" }, forward: isp }]`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,162 @@
+/**
+ * Switched-session setup rate and memory, with real processes on loopback:
+ * `lts lac` → `lts run` → `lts lns`, one trial per invocation.
+ *
+ *   tools/deno run -A bench/switched_bench.ts --sessions 10000 --tunnels 10 --rate 20000
+ *
+ * Both legs: a call counts once the switch has paired it (its upstream ICCN
+ * is sent and both forwarding entries are programmed), read from the
+ * switch's `lts_calls_switched_total` in `/metrics`, polled every 20 ms. The
+ * rate is calls ÷ (first poll that saw all of them − last poll that saw
+ * none), which errs low by at most two poll intervals. `lts lac`'s own
+ * `setup_rate_per_s` (LAC leg only: the switch answers ICCN before it places
+ * the call upstream) is reported beside it.
+ *
+ * Memory: VmRSS of the `lts run` process once it is listening and idle, and
+ * again once every call is switched and the data plane has carried one LCP
+ * echo round per call; the difference ÷ calls is the resident cost of a
+ * switched session (its two session actors, two forwarding entries, the
+ * call record, and the share of tunnels and buffers).
+ *
+ * Prints one JSON line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  freeTcpPort,
+  freeUdpPort,
+  lastJson,
+  rssKiB,
+  sleep,
+  spawnLts,
+  switchedTotal,
+  switchPolicy,
+} from "./_suite.ts";
+
+/** What one trial measured. */
+export interface SwitchedTrial {
+  sessions: number;
+  tunnels: number;
+  rate: number;
+  switched: number;
+  /** Calls ÷ seconds, both legs up (switch's counter). */
+  switchedPerS: number;
+  switchedSeconds: number;
+  /** `lts lac`'s setup_rate_per_s (LAC leg). */
+  lacRatePerS: number;
+  lacSessionsUp: number;
+  lacFailed: number;
+  /** CDN Result Codes the LAC got, with counts. */
+  resultCodes: Record<string, number>;
+  rssIdleKiB: number;
+  rssSwitchedKiB: number;
+  /** (RSS with every call switched − idle RSS) ÷ calls, in bytes. */
+  rssPerSessionB: number;
+  upstreamTunnels: number;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    sessions: { type: "string", default: "10000" },
+    tunnels: { type: "string", default: "10" },
+    rate: { type: "string", default: "20000" },
+    "sessions-per-tunnel": { type: "string", default: "1000" },
+    "lts-cpu": { type: "string" },
+    "data-plane": { type: "string", default: "ffi" },
+  },
+});
+
+async function trial(): Promise<SwitchedTrial> {
+  const sessions = Number(values.sessions);
+  const tunnels = Number(values.tunnels);
+  const rate = Number(values.rate);
+  const perTunnel = Number(values["sessions-per-tunnel"]);
+  const dir = await Deno.makeTempDir({ prefix: "lts-switched-bench-" });
+  const ltsPort = freeUdpPort(), lnsPort = freeUdpPort(), apiPort = freeTcpPort();
+  await Deno.writeTextFile(
+    `${dir}/policy.yaml`,
+    switchPolicy({ ltsPort, lnsPort, apiPort, maxSessions: sessions + 1000 }).replace(
+      "hello_interval: 0 }] }",
+      `hello_interval: 0 }], sessions_per_tunnel: ${perTunnel} }`,
+    ),
+  );
+  const lns = spawnLts(["lns", "--listen", `127.0.0.1:${lnsPort}`, "--hello", "0"]);
+  const lts = spawnLts([
+    "run",
+    "--config",
+    `${dir}/policy.yaml`,
+    "--log-level",
+    "error",
+    "--data-plane",
+    values["data-plane"]!,
+  ], { cpu: values["lts-cpu"] });
+  try {
+    await lns.until(/listening on/);
+    await lts.until(/API on/);
+    await sleep(500);
+    const rssIdleKiB = rssKiB(lts.pid);
+    // The LAC holds the calls long enough for the readings below; it echoes once per call.
+    const hold = Math.ceil(sessions / 2000) + 20;
+    const lac = spawnLts([
+      "lac",
+      ...["--server", `127.0.0.1:${ltsPort}`, "--tunnels", `${tunnels}`],
+      ...["--sessions", `${sessions}`, "--rate", `${rate}`, "--data-pps", `${sessions}`],
+      ...["--duration", `${hold}`, "--timeout", "120"],
+    ]);
+    let lastZero = performance.now();
+    let allAt = 0;
+    let seen = 0;
+    const deadline = performance.now() + 180_000;
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      seen = await switchedTotal(apiPort);
+      if (seen === 0) lastZero = t;
+      if (seen >= sessions) {
+        allAt = performance.now();
+        break;
+      }
+      if (/"sessions_up"/.test(lac.output())) break; // the LAC gave up (timeout)
+      await sleep(20);
+    }
+    // One echo round per call crosses both legs before the memory reading.
+    await sleep(2500);
+    const rssSwitchedKiB = rssKiB(lts.pid);
+    const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    const upstreamTunnels = Number(
+      /^lts_tunnels\{role="upstream",state="established"\} (\d+)/m.exec(metrics)?.[1] ?? 0,
+    );
+    const lacOut = await lac.stop();
+    const summary = lastJson<{
+      sessions_up: number;
+      sessions_failed: number;
+      setup_rate_per_s: number;
+      result_codes: Record<string, number>;
+    }>(lacOut.out);
+    const switchedSeconds = allAt > 0 ? (allAt - lastZero) / 1000 : NaN;
+    return {
+      sessions,
+      tunnels,
+      rate,
+      switched: seen,
+      switchedPerS: sessions / switchedSeconds,
+      switchedSeconds,
+      lacRatePerS: summary.setup_rate_per_s,
+      lacSessionsUp: summary.sessions_up,
+      lacFailed: summary.sessions_failed,
+      resultCodes: summary.result_codes,
+      rssIdleKiB,
+      rssSwitchedKiB,
+      rssPerSessionB: ((rssSwitchedKiB - rssIdleKiB) * 1024) / sessions,
+      upstreamTunnels,
+    };
+  } finally {
+    await lts.stop();
+    await lns.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) console.log(JSON.stringify(await trial()));
