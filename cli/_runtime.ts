@@ -11,7 +11,11 @@ import { L2tpNode, type L2tpNodeOptions } from "../actors/l2tp_node.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { type Endpoint, parseEndpoint } from "../transport/datagram.ts";
-import { createDatagramNetwork, type DataPlaneKind } from "../transport/network_select.ts";
+import {
+  createDatagramNetwork,
+  DATA_PLANE_KINDS,
+  type DataPlaneKind,
+} from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
 import { UsageError } from "./command.ts";
 
@@ -31,6 +35,15 @@ export function endpointOption(name: string, raw: string): Endpoint {
   const r = parseEndpoint(raw);
   if (!r.ok) throw new UsageError(`--${name}: ${r.error}`);
   return r.value;
+}
+
+/** Checks `--data-plane`, or raises a usage error listing what it accepts. */
+export function dataPlaneOption(raw: string): DataPlaneKind {
+  const kind = DATA_PLANE_KINDS.find((k) => k === raw);
+  if (kind === undefined) {
+    throw new UsageError(`--data-plane is one of ${DATA_PLANE_KINDS.join(", ")}`);
+  }
+  return kind;
 }
 
 /**

@@ -14,7 +14,7 @@ import { PppLink, wallClockArm } from "../ppp/link.ts";
 import { CdnResult } from "../transport/avp_types.ts";
 import type { AvpFields } from "../transport/message.ts";
 import { type Command, Exit, intOption, type Io, parse, UsageError } from "./command.ts";
-import { endpointOption, startNode, untilSignal } from "./_runtime.ts";
+import { dataPlaneOption, endpointOption, startNode, untilSignal } from "./_runtime.ts";
 
 const usage = `lts lac --server HOST:PORT [options]
 
@@ -176,10 +176,7 @@ export const lacCommand: Command = {
     let lastUpAt = 0;
     let settled = 0;
     const listen = { hostname: server.hostname.includes(":") ? "::" : "0.0.0.0", port: 0 };
-    const dataPlane = values["data-plane"] as "ffi" | "deno" | "auto";
-    if (!["ffi", "deno", "auto"].includes(dataPlane)) {
-      throw new UsageError("--data-plane is ffi, deno or auto");
-    }
+    const dataPlane = dataPlaneOption(values["data-plane"]!);
     const running = startNode(listen, {
       dataPlane,
       settings: {

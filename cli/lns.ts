@@ -14,7 +14,7 @@ import { verifyProxyAuthentication } from "../ppp/proxy.ts";
 import { loadUsersFile, LocalUsers } from "../ppp/users.ts";
 import { endpointKey } from "../transport/datagram.ts";
 import { type Command, Exit, intOption, type Io, parse, UsageError } from "./command.ts";
-import { endpointOption, startNode, untilSignal } from "./_runtime.ts";
+import { dataPlaneOption, endpointOption, startNode, untilSignal } from "./_runtime.ts";
 
 const usage =
   `lts lns --listen HOST:PORT [--secret S] [--hide] [--hostname H] [--duration SEC] [--hello SEC]
@@ -172,10 +172,7 @@ export const lnsCommand: Command = {
       link.start();
       starting = false;
     };
-    const dataPlane = values["data-plane"] as "ffi" | "deno" | "auto";
-    if (!["ffi", "deno", "auto"].includes(dataPlane)) {
-      throw new UsageError("--data-plane is ffi, deno or auto");
-    }
+    const dataPlane = dataPlaneOption(values["data-plane"]!);
     const running = startNode(listen, {
       dataPlane,
       settings: {

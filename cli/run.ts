@@ -12,14 +12,10 @@ import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { PolicyLoader } from "../policies/mod.ts";
 import { endpointKey } from "../transport/datagram.ts";
-import {
-  createDatagramNetwork,
-  DATA_PLANE_KINDS,
-  type DataPlaneKind,
-} from "../transport/network_select.ts";
+import { createDatagramNetwork } from "../transport/network_select.ts";
 import { type Command, Exit, type Io, parse, UsageError } from "./command.ts";
 import { type LogFormat, setupLogging, stopLogging } from "./log.ts";
-import { untilSignal } from "./_runtime.ts";
+import { dataPlaneOption, untilSignal } from "./_runtime.ts";
 
 const LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"];
 
@@ -66,10 +62,7 @@ Options:
       },
     });
     if (values.config === undefined) throw new UsageError("--config FILE is required");
-    const dataPlane = values["data-plane"] as DataPlaneKind;
-    if (!DATA_PLANE_KINDS.includes(dataPlane)) {
-      throw new UsageError(`--data-plane is one of ${DATA_PLANE_KINDS.join(", ")}`);
-    }
+    const dataPlane = dataPlaneOption(values["data-plane"]!);
     if (values["log-level"] !== undefined && !LEVELS.includes(values["log-level"])) {
       throw new UsageError(`--log-level is one of ${LEVELS.join(", ")}`);
     }

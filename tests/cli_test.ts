@@ -31,6 +31,18 @@ Deno.test("usage errors exit 2: no command, unknown command, unknown option, bad
   assert.equal((await run(["decode"])).code, 2, "neither --hex nor --pcap");
   assert.equal((await run(["decode", "--hex", "abc"])).code, 2, "odd hex");
   assert.equal((await run(["decode", "--pcap", "x", "--port", "70000"])).code, 2);
+  // --data-plane is checked the same way by every command that binds a socket, before it binds.
+  for (
+    const args of [
+      ["run", "--config", "x.yaml"],
+      ["lac", "--server", "127.0.0.1:1"],
+      ["lns", "--listen", "127.0.0.1:0"],
+    ]
+  ) {
+    const bad = await run([...args, "--data-plane", "dpdk"]);
+    assert.equal(bad.code, 2, args[0]);
+    assert.match(bad.err.join("\n"), /--data-plane is one of ffi, deno, auto/);
+  }
 });
 
 Deno.test("lts decode --hex prints one JSON object with the issue's fields", async () => {
