@@ -30,7 +30,7 @@ import { endpointKey } from "../transport/datagram.ts";
 import type { CallFacts, Decision, TerminateTarget, Upstream } from "../policies/schema.ts";
 import { IpPool } from "../ppp/ip_pool.ts";
 import { type LinkEvent, PppLink } from "../ppp/link.ts";
-import { verifyProxyAuthentication } from "../ppp/proxy.ts";
+import { proxiedStart } from "../ppp/proxy.ts";
 import { LocalUsers } from "../ppp/users.ts";
 import { openTun, type TunDevice } from "../transport/tun.ts";
 import type { Result } from "../transport/result.ts";
@@ -51,6 +51,9 @@ import type { L2tpNode } from "./l2tp_node.ts";
 import type { CloseReason, NodeHooks, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
 import type { Actor, ActorContext, ActorRef } from "./system.ts";
 import { UpstreamPool, type UpstreamTunnel } from "./upstream_pool.ts";
+// The same bound as the session's own hold between ICRP and ICCN: the frames a PPP peer sends
+// before its first retransmission; LCP retransmits the rest.
+import { EARLY_FRAMES } from "./session_actor.ts";
 
 const log = getLogger(["lts", "switch"]);
 
@@ -138,9 +141,6 @@ export function switchHooks(
     },
   };
 }
-
-/** Frames held per call between its ICCN and the switch's decision (LCP retransmits the rest). */
-export const EARLY_FRAMES = 4;
 
 /** What the switch counts. */
 export interface SwitchStats {
@@ -573,16 +573,7 @@ class SwitchActor implements Actor<SwitchMsg> {
   ): void {
     const target = this.#policy.config.terminate.get(targetName)!;
     const users = this.#usersOf(target);
-    const proxy: AvpFields = { ...incoming.call, ...learnt };
-    const proxied = proxy.lastSentLcpConfreq !== undefined &&
-        proxy.lastReceivedLcpConfreq !== undefined &&
-        verifyProxyAuthentication(proxy, users) === "ok"
-      ? {
-        lastSent: proxy.lastSentLcpConfreq,
-        lastReceived: proxy.lastReceivedLcpConfreq,
-        user: proxy.proxyAuthenName!,
-      }
-      : undefined;
+    const proxied = proxiedStart({ ...incoming.call, ...learnt }, users);
     const call: Call = {
       id: this.#nextId++,
       incoming,

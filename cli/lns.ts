@@ -10,7 +10,7 @@ import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { echoReply } from "../ppp/echo.ts";
 import { IpPool, parseIpv4 } from "../ppp/ip_pool.ts";
 import { PppLink, wallClockArm } from "../ppp/link.ts";
-import { verifyProxyAuthentication } from "../ppp/proxy.ts";
+import { proxiedStart } from "../ppp/proxy.ts";
 import { loadUsersFile, LocalUsers } from "../ppp/users.ts";
 import { endpointKey } from "../transport/datagram.ts";
 import { type Command, Exit, intOption, type Io, parse, UsageError } from "./command.ts";
@@ -121,12 +121,7 @@ export const lnsCommand: Command = {
     let pppUp = 0;
     const links = new Map<SessionHandle, PppLink>();
     const startPpp = (s: SessionHandle, record: SessionRecord, p: PppSettings) => {
-      const verdict = verifyProxyAuthentication(s.call, p.users);
-      const { lastSentLcpConfreq: lastSent, lastReceivedLcpConfreq: lastReceived } = s.call;
-      const proxied = !values["ignore-proxy"] && verdict === "ok" && lastSent !== undefined &&
-          lastReceived !== undefined
-        ? { lastSent, lastReceived, user: s.call.proxyAuthenName! }
-        : undefined;
+      const proxied = values["ignore-proxy"] ? undefined : proxiedStart(s.call, p.users);
       const info = {
         user: null as string | null,
         address: null as string | null,

@@ -149,3 +149,32 @@ export function verifyProxyAuthentication(
   }
   return "absent";
 }
+
+/**
+ * What a server engine's `proxied` start takes from an ICCN (RFC 2661
+ * §4.4.5): the last CONFREQs both ways and the user, when the proxy LCP is
+ * there and the proxy authentication checks out against `users`;
+ * `undefined` otherwise (the LNS then negotiates LCP and authenticates
+ * afresh).
+ *
+ * @example
+ * ```ts
+ * import { proxiedStart, proxyFields } from "./proxy.ts";
+ * import { LocalUsers } from "./users.ts";
+ * const users = new LocalUsers([{ name: "alice", password: "pw" }]);
+ * const lcp = { clientMagic: 1, lacMagic: 2 };
+ * if (proxiedStart(proxyFields("pap", { name: "alice", password: "pw", id: 1 }, lcp), users)?.user !== "alice") {
+ *   throw new Error();
+ * }
+ * if (proxiedStart(proxyFields("pap", { name: "alice", password: "no", id: 1 }, lcp), users)) throw new Error();
+ * ```
+ */
+export function proxiedStart(
+  fields: AvpFields,
+  users: ProxyUsers,
+): { lastSent: Uint8Array; lastReceived: Uint8Array; user: string } | undefined {
+  const { lastSentLcpConfreq: lastSent, lastReceivedLcpConfreq: lastReceived } = fields;
+  if (lastSent === undefined || lastReceived === undefined) return undefined;
+  if (verifyProxyAuthentication(fields, users) !== "ok") return undefined;
+  return { lastSent, lastReceived, user: fields.proxyAuthenName! };
+}
