@@ -132,11 +132,7 @@ export function spawnLts(args: string[], options: { cpu?: string; v8Flags?: stri
 }
 
 /** The last JSON line a process printed. */
-export function lastJson<T>(out: string): T {
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-  if (line === undefined) throw new Error(`no JSON summary in: ${out.slice(-2000)}`);
-  return JSON.parse(line) as T;
-}
+export { lastJson } from "../tests/_processes.ts";
 
 /** `lts_calls_switched_total` from the API's `/metrics`. */
 export async function switchedTotal(apiPort: number): Promise<number> {

@@ -117,6 +117,13 @@ export function familySum(metrics: Map<string, number>, family: string): number 
   return sum;
 }
 
+/** The last JSON line a process printed: the summary of `lts lac` and `lts lns`. */
+export function lastJson<T>(out: string): T {
+  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (line === undefined) throw new Error(`no JSON summary in: ${out.slice(-2000)}`);
+  return JSON.parse(line) as T;
+}
+
 /** The `lts lac` summary: its last stdout line. */
 export interface LacSummary {
   tunnels_up: number;
@@ -125,11 +132,14 @@ export interface LacSummary {
   data_sent: number;
   data_received: number;
   result_codes: Record<string, number>;
+  /** `--client-initiated`: calls whose IPCP reached Opened, failures, addresses given. */
+  ppp_up: number;
+  ppp_failed: number;
+  addresses: string[];
+  ppp_failures: Record<string, number>;
 }
 
 /** Parses the summary `lts lac` prints last. */
 export function lacSummary(out: string): LacSummary {
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-  if (line === undefined) throw new Error(`no summary in: ${out}`);
-  return JSON.parse(line) as LacSummary;
+  return lastJson<LacSummary>(out);
 }

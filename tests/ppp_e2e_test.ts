@@ -6,24 +6,25 @@
  * (accepts the proxy authentication and goes straight to IPCP).
  */
 import assert from "node:assert/strict";
-import { apiJson, freePort, spawnLts } from "./_processes.ts";
+import {
+  apiJson,
+  freePort,
+  type LacSummary,
+  lacSummary,
+  lastJson,
+  spawnLts,
+} from "./_processes.ts";
 import type { SessionView } from "../actors/control.ts";
 
-interface PppLacSummary {
-  sessions_up: number;
-  ppp_up: number;
-  ppp_failed: number;
-  addresses: string[];
-  result_codes: Record<string, number>;
-  ppp_failures: Record<string, number>;
+async function lac(args: string[]): Promise<{ code: number; summary: LacSummary; out: string }> {
+  const { code, out } = await spawnLts(["lac", ...args]).end();
+  return { code, summary: lacSummary(out), out };
 }
 
-async function lac(args: string[]): Promise<{ code: number; summary: PppLacSummary; out: string }> {
-  const p = spawnLts(["lac", ...args]);
-  const { code, out } = await p.end();
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-  assert.ok(line, out);
-  return { code, summary: JSON.parse(line) as PppLacSummary, out };
+/** What `lts lns --ppp` prints when it stops (the parts these tests read). */
+interface LnsPppSummary {
+  ppp_up: number;
+  sessions: { proxyAuthenName: string; ppp: { user: string | null; proxied: boolean } }[];
 }
 
 Deno.test("client-initiated calls: lts authenticates over PPP, switches by domain, the LNS accepts the proxy authentication; a terminate rule brings IPCP up here", async () => {
@@ -143,9 +144,7 @@ rules:
     const { out } = await lns.end();
     await Deno.remove(dir, { recursive: true });
     // The LNS saw each switched call with the user lts learnt, and took its proxy authentication.
-    const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-    assert.ok(line, out);
-    const summary = JSON.parse(line);
+    const summary = lastJson<LnsPppSummary>(out);
     assert.equal(summary.ppp_up, 5, out);
     assert.equal(summary.sessions.length, 5);
     for (const s of summary.sessions) {
@@ -202,9 +201,7 @@ rules: [{ name: isp-a, match: { domain: "isp-a.example" }, forward: isp-a }]
     await run.end();
     const { out } = await lns.end();
     await Deno.remove(dir, { recursive: true });
-    const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-    assert.ok(line, out);
-    const summary = JSON.parse(line);
+    const summary = lastJson<LnsPppSummary>(out);
     assert.equal(summary.ppp_up, 2, out);
     // The LNS authenticated each user itself, over a second LCP negotiation that crossed lts.
     for (const s of summary.sessions) {
