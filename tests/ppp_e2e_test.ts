@@ -16,8 +16,18 @@ import {
 } from "./_processes.ts";
 import type { SessionView } from "../actors/control.ts";
 
-async function lac(args: string[]): Promise<{ code: number; summary: LacSummary; out: string }> {
-  const { code, out } = await spawnLts(["lac", ...args]).end();
+/** `lts lac --server 127.0.0.1:PORT --client-initiated ARGS…`, run to its end. */
+async function clientLac(
+  port: number,
+  args: string[],
+): Promise<{ code: number; summary: LacSummary; out: string }> {
+  const { code, out } = await spawnLts([
+    "lac",
+    "--server",
+    `127.0.0.1:${port}`,
+    "--client-initiated",
+    ...args,
+  ]).end();
   return { code, summary: lacSummary(out), out };
 }
 
@@ -66,25 +76,14 @@ rules:
     await lns.until(/listening/);
     await run.until(/listening on/);
     // Switched: 5 client-initiated calls of isp-a.example users.
-    const a = await lac([
-      "--server",
-      `127.0.0.1:${ports.lts}`,
-      "--client-initiated",
-      "--sessions",
-      "5",
-      "--duration",
-      "1",
-    ]);
+    const a = await clientLac(ports.lts, ["--sessions", "5", "--duration", "1"]);
     assert.equal(a.code, 0, a.out);
     assert.equal(a.summary.sessions_up, 5);
     assert.equal(a.summary.ppp_up, 5, a.out);
     for (const address of a.summary.addresses) assert.match(address, /^10\.64\.0\.\d+$/);
 
     // Terminated here: one user listed inline (CHAP), one from the users file (PAP only).
-    const carol = await lac([
-      "--server",
-      `127.0.0.1:${ports.lts}`,
-      "--client-initiated",
+    const carol = await clientLac(ports.lts, [
       "--user",
       "carol@local.example",
       "--password",
@@ -94,10 +93,7 @@ rules:
     ]);
     assert.equal(carol.code, 0, carol.out);
     assert.deepEqual(carol.summary.addresses, ["10.77.0.10"]);
-    const dave = lac([
-      "--server",
-      `127.0.0.1:${ports.lts}`,
-      "--client-initiated",
+    const dave = clientLac(ports.lts, [
       "--auth",
       "pap",
       "--user",
@@ -122,10 +118,7 @@ rules:
     assert.equal(d.summary.ppp_up, 1);
 
     // A wrong password: CHAP Failure, then the call is cleared with CDN result 2.
-    const bad = await lac([
-      "--server",
-      `127.0.0.1:${ports.lts}`,
-      "--client-initiated",
+    const bad = await clientLac(ports.lts, [
       "--user",
       "carol@local.example",
       "--password",
@@ -184,15 +177,7 @@ rules: [{ name: isp-a, match: { domain: "isp-a.example" }, forward: isp-a }]
   try {
     await lns.until(/listening/);
     await run.until(/listening on/);
-    const a = await lac([
-      "--server",
-      `127.0.0.1:${ports.lts}`,
-      "--client-initiated",
-      "--sessions",
-      "2",
-      "--duration",
-      "1",
-    ]);
+    const a = await clientLac(ports.lts, ["--sessions", "2", "--duration", "1"]);
     assert.equal(a.code, 0, a.out);
     assert.equal(a.summary.ppp_up, 2, a.out);
   } finally {
