@@ -55,6 +55,14 @@ Options:
   --json               print the summary as JSON (the default and only form)
   -h, --help           this text`;
 
+/**
+ * The Magic-Number (RFC 1661 §6.4) of call `n`'s remote system: in its proxy LCP, in the LCP
+ * Echo-Requests the LAC sends for it, and its own with `--client-initiated`. Never zero.
+ */
+function clientMagic(n: number): number {
+  return (0x10000000 + n) >>> 0 || 1;
+}
+
 /** What `lts lac` prints. */
 export interface LacSummary {
   tunnels_up: number;
@@ -154,7 +162,7 @@ export const lacCommand: Command = {
         name: fill(values.user!, n),
         password: values.password!,
         acceptAuth,
-        magic: () => ((0x10000000 + n) >>> 0) || 1,
+        magic: () => clientMagic(n),
       }, {
         send: (frame) => void s.sendFrame(frame),
         now: () => performance.now(),
@@ -249,7 +257,7 @@ export const lacCommand: Command = {
         password: values.password!,
         id: n & 0xff,
         challenge: crypto.getRandomValues(new Uint8Array(16)),
-      }, { clientMagic: (0x10000000 + n) >>> 0, lacMagic: 0x4c414301 })),
+      }, { clientMagic: clientMagic(n), lacMagic: 0x4c414301 })),
     });
 
     const deadline = performance.now() + timeout * 1000;
@@ -290,7 +298,7 @@ export const lacCommand: Command = {
         for (const s of sessions) {
           if (summary.data_sent >= due) break;
           // The remote system's Magic-Number (as in the proxy LCP): the LAC speaks for it.
-          const magic = (0x10000000 + (s.context as number)) >>> 0;
+          const magic = clientMagic(s.context as number);
           if (s.sendFrame(echoRequest(echoId++ & 0xff, magic))) summary.data_sent++;
         }
       }
