@@ -1,7 +1,7 @@
 /**
- * The few libc calls the batched datagram backend (`ffi_udp.ts`) makes, bound
- * once per thread with `Deno.dlopen("libc.so.6")`, and the Linux constants and
- * struct layouts they need (x86_64 and aarch64 share all of them: LP64, the
+ * The few libc calls the batched datagram backend (`ffi_udp.ts`) and the TUN
+ * device (`tun.ts`) make, bound once per thread with `Deno.dlopen("libc.so.6")`,
+ * and the Linux constants and struct layouts they need (x86_64 and aarch64 share all of them: LP64, the
  * generic socket ABI). Private to `transport/`.
  *
  * All calls but `poll` are synchronous FFI calls on the JS thread, so `errno`
@@ -31,6 +31,11 @@ const SYMBOLS = {
   // eventfd(2), write(2): wakes a pending poll when a socket closes.
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // open(2) (variadic only for O_CREAT's mode, not used), read(2), and ioctl(2) with one pointer
+  // argument (variadic; on LP64 passed as in a plain call): the TUN device.
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -92,11 +97,15 @@ export function openLibc(): Result<Libc, string> {
     return bound = {
       ok: false,
       error:
-        `the FFI datagram backend supports Linux on x86_64 and aarch64, not ${Deno.build.os} ${Deno.build.arch}`,
+        `libc through FFI needs Linux on x86_64 or aarch64, not ${Deno.build.os} ${Deno.build.arch}`,
     };
   }
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
+    // Not cached: the permission can be granted later.
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      return { ok: false, error: "no FFI permission (--allow-ffi) to open libc" };
+    }
     lib = Deno.dlopen("libc.so.6", SYMBOLS);
   } catch (error) {
     return bound = {

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { C } from "./_libc.ts";
+import { C, type Libc, openLibc } from "./_libc.ts";
 import type { Result } from "./result.ts";
 
 /** Packets read in one event-loop turn before the device yields to timers and other I/O. */
@@ -98,65 +98,6 @@ export const TUN = {
   IFR_FLAGS: 16,
 } as const;
 
-const SYMBOLS = {
-  // open(2) is variadic only for O_CREAT's mode, which is not used.
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  // ioctl(2) is variadic; TUNSETIFF takes one pointer, passed as in a plain call on LP64.
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-interface TunLibc {
-  fn: Symbols;
-  errno(): number;
-  describe(code: number): string;
-}
-
-let bound: Result<TunLibc, string> | undefined;
-
-function openLibc(): Result<TunLibc, string> {
-  if (bound !== undefined) return bound;
-  if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) {
-    return bound = {
-      ok: false,
-      error:
-        `TUN devices are supported on Linux x86_64 and aarch64, not ${Deno.build.os} ${Deno.build.arch}`,
-    };
-  }
-  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      return { ok: false, error: "no FFI permission (--allow-ffi) to open libc" };
-    }
-    lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch (error) {
-    return { ok: false, error: `dlopen libc.so.6: ${message(error)}` };
-  }
-  const fn = lib.symbols;
-  const location = fn.__errno_location();
-  if (location === null) return bound = { ok: false, error: "__errno_location returned NULL" };
-  const errnoView = new Deno.UnsafePointerView(location);
-  return bound = {
-    ok: true,
-    value: {
-      fn,
-      errno: () => errnoView.getInt32(0),
-      describe(code: number): string {
-        const text = fn.strerror(code);
-        return text === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(text);
-      },
-    },
-  };
-}
-
 /**
  * Opens the TUN device `name` (created if absent; `tun%d` lets the kernel
  * number it), layer 3 without packet information. Failures are errors, not
@@ -207,7 +148,7 @@ export function openTun(name: string): Result<TunDevice, string> {
 class Tun implements TunDevice {
   readonly name: string;
   readonly closed: Promise<void>;
-  readonly #libc: TunLibc;
+  readonly #libc: Libc;
   readonly #fd: number;
   readonly #wakeFd: number;
   readonly #stats: TunStats = {
@@ -228,7 +169,7 @@ class Tun implements TunDevice {
   #isClosed = false;
   #fdsClosed = false;
 
-  constructor(libc: TunLibc, fd: number, wakeFd: number, name: string) {
+  constructor(libc: Libc, fd: number, wakeFd: number, name: string) {
     this.#libc = libc;
     this.#fd = fd;
     this.#wakeFd = wakeFd;
@@ -329,8 +270,4 @@ class Tun implements TunDevice {
     this.#libc.fn.close(this.#wakeFd);
     this.#settled();
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
