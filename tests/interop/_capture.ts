@@ -34,6 +34,23 @@ export async function readText(path: string): Promise<string> {
   }
 }
 
+/**
+ * Wraps test steps so that a failure carries the named log files' contents:
+ * `const withLogs = failWithLogs({ lts: "lts.log" }); await withLogs(step())`.
+ */
+export function failWithLogs(logs: Record<string, string>): <T>(work: Promise<T>) => Promise<T> {
+  return async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (e) {
+      const text = await Promise.all(
+        Object.entries(logs).map(async ([n, f]) => `--- ${n}:\n${await readText(f)}`),
+      );
+      throw new Error(`${(e as Error).message}\n${text.join("\n")}`, { cause: e });
+    }
+  };
+}
+
 /** Runs `argv` inside network namespace `netns`, or here when it is undefined. */
 export function inNetns(netns: string | undefined, argv: string[]): Deno.Command {
   const [cmd, ...args] = netns === undefined ? argv : ["ip", "netns", "exec", netns, ...argv];

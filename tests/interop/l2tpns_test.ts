@@ -29,6 +29,7 @@ import { decodeHeader } from "../../transport/header.ts";
 import type { UdpDatagram } from "../../transport/pcap.ts";
 import {
   crossCheckCapture,
+  failWithLogs,
   inNetns,
   readText,
   startCapture,
@@ -123,16 +124,7 @@ Deno.test("lts lac → lts → l2tpns with a RADIUS responder: NAS- and client-i
     l2tpns: `${dir}/l2tpns.log`,
     radius: `${dir}/radius.log`,
   };
-  const withLogs = async <T>(work: Promise<T>): Promise<T> => {
-    try {
-      return await work;
-    } catch (e) {
-      const text = await Promise.all(
-        Object.entries(logs).map(async ([n, f]) => `--- ${n}:\n${await readText(f)}`),
-      );
-      throw new Error(`${(e as Error).message}\n${text.join("\n")}`, { cause: e });
-    }
-  };
+  const withLogs = failWithLogs(logs);
   try {
     await Deno.mkdir(`${dir}/etc`);
     await Deno.writeTextFile(`${dir}/etc/startup-config`, startupConfig(dir));

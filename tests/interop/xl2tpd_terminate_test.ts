@@ -23,6 +23,7 @@ import type { PacketDescription } from "../../transport/describe.ts";
 import type { UdpDatagram } from "../../transport/pcap.ts";
 import {
   crossCheckCapture,
+  failWithLogs,
   inNetns,
   readText,
   startCapture,
@@ -103,16 +104,7 @@ Deno.test("xl2tpd LAC → lts terminating the call: IPCP opens with a pool addre
     lac: `${dir}/lac.log`,
     ppp: `${dir}/ppp.log`,
   };
-  const withLogs = async <T>(work: Promise<T>): Promise<T> => {
-    try {
-      return await work;
-    } catch (e) {
-      const text = await Promise.all(
-        Object.entries(logs).map(async ([n, f]) => `--- ${n}:\n${await readText(f)}`),
-      );
-      throw new Error(`${(e as Error).message}\n${text.join("\n")}`, { cause: e });
-    }
-  };
+  const withLogs = failWithLogs(logs);
   try {
     await Deno.writeTextFile(`${dir}/secrets`, `* * ${SECRET}\n`);
     await Deno.writeTextFile(
