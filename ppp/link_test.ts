@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { decodeFrame, encodeFrame, PPP_IP, PPP_IPCP, PPP_LCP } from "./frame.ts";
 import { IpPool } from "./ip_pool.ts";
 import { type LinkEvent, type LinkHost, PppLink } from "./link.ts";
-import { proxyFields, verifyProxyAuthentication } from "./proxy.ts";
+import { proxiedStart, proxyFields, verifyProxyAuthentication } from "./proxy.ts";
 import { LocalUsers } from "./users.ts";
 import type { EngineTimer } from "./engine.ts";
 
@@ -163,4 +163,30 @@ Deno.test("link: a timer replaced before it fires is ignored when its old callba
   const sentAfterTimeout = t.sent.length;
   firstLcpTimer.fire(); // stale: already fired once
   assert.equal(t.sent.length, sentAfterTimeout);
+});
+
+Deno.test("hostile proxy AVPs: garbage proxy LCP or a mangled CHAP response never throws; the LNS negotiates afresh", () => {
+  const good = proxyFields("chap", { name: "alice@x", password: "pw", id: 3 }, lcp);
+  const cases = [
+    { ...good, lastSentLcpConfreq: new Uint8Array([1, 200, 0]) }, // option Length past the end
+    { ...good, lastReceivedLcpConfreq: new Uint8Array([5]) }, // cut short
+    { ...good, proxyAuthenResponse: new Uint8Array(3) }, // not 16 octets
+    { ...good, proxyAuthenChallenge: new Uint8Array(0), proxyAuthenResponse: new Uint8Array(0) },
+  ];
+  for (const fields of cases) {
+    const t = host();
+    const proxied = proxiedStart(fields, users);
+    const link = new PppLink({
+      role: "server",
+      auth: ["chap"],
+      users,
+      localAddress: "10.0.0.1",
+      pool: new IpPool({ first: 0x0a000002, last: 0x0a000002 }),
+      ...(proxied ? { proxied } : {}),
+    }, t.h);
+    link.start();
+    assert.equal(link.phase, "establish", JSON.stringify(proxied));
+    const first = decodeFrame(t.sent[0]);
+    assert.ok(first.ok && first.value.protocol === PPP_LCP && first.value.payload[0] === 1);
+  }
 });

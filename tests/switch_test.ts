@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startLts } from "../actors/lts.ts";
+import { EARLY_FRAMES } from "../actors/session_actor.ts";
 import { loadPolicy } from "../policies/mod.ts";
 import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { echoRequest } from "../ppp/echo.ts";
@@ -511,4 +512,31 @@ Deno.test("a LAC CDN that arrives while the upstream leg is being set up is carr
   sim.scheduler.advance(1000);
   assert.equal(lts.stats.active, 0);
   assert.equal(lts.node.forwarding.size, 0);
+});
+
+Deno.test("frames a LAC sends right after its ICCN wait for the upstream leg: the first EARLY_FRAMES reach the LNS in order, the rest are counted drops", () => {
+  const { sim, lts, lns, frames } = testbed(15);
+  const sent = 10;
+  const lac = sim.node({ hostname: "10.2.0.9", port: 1701 }, {
+    settings: { hostname: "lac-eager", secret: new TextEncoder().encode("lac-secret") },
+    hooks: {
+      // A LAC whose PPP client talks at once: ten Echo-Requests the moment the call is up,
+      // before lts has taken the ICCN in, let alone placed the call upstream.
+      sessionEstablished: (s: SessionHandle) => {
+        for (let i = 0; i < sent; i++) s.sendFrame(echoRequest(i, 0x11223344));
+      },
+    },
+  });
+  const t = lac.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac.node.placeCall(t.value, call("eager@isp-a.example", 1));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000), JSON.stringify(lts.stats));
+  sim.scheduler.advance(200);
+  assert.equal(frames.a1, EARLY_FRAMES, "held and flushed when the call was switched");
+  // The LNS answered each; the replies came back to the LAC in the order the requests went.
+  const ids = lac.recorder.frames.map((f) => f.frame[5]);
+  assert.deepEqual(ids, Array.from({ length: EARLY_FRAMES }, (_, i) => i));
+  const dropped = lts.stats.framesBeforeSwitch + lts.node.forwarding.unknownSession;
+  assert.equal(dropped, sent - EARLY_FRAMES);
+  assert.equal(lns.a1.recorder.sessionsUp.length, 1);
 });
