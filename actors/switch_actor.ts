@@ -893,7 +893,10 @@ class SwitchActor implements Actor<SwitchMsg> {
     const a = forwarding.get(call.incoming.tunnel.tunnelId, call.incoming.sessionId);
     const b = forwarding.get(outgoing.tunnel.tunnelId, outgoing.sessionId);
     if (a === undefined || b === undefined) {
-      outgoing.disconnect({ resultCode: CdnResult.GeneralError });
+      // A leg ended just as the upstream one came up: its session actor has dropped its entry and
+      // its "closed" event is behind this one in the mailbox. That event carries its CDN (with
+      // its Result Code) to the other leg, which is now known.
+      call.phase = "closing";
       return;
     }
     a.forward = b;

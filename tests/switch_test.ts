@@ -514,6 +514,48 @@ Deno.test("a LAC CDN that arrives while the upstream leg is being set up is carr
   assert.equal(lts.node.forwarding.size, 0);
 });
 
+Deno.test("a LAC CDN that crosses the LNS's ICRP is carried on with its Result Code, not a General Error", () => {
+  // The race xl2tpd hit: the LAC's CDN reaches lts just after the ICRP, so the switch learns that
+  // the upstream leg is up before it learns that the LAC's leg has gone.
+  for (const seed of [16, 17, 18, 19, 20]) {
+    const { sim, lts } = testbed(
+      seed,
+      `hostname: lts-test\n` +
+        `upstreams: { racy: { members: [{ address: "10.3.0.9:1701", secret: "a-secret" }] } }\n` +
+        `lacs: [{ match: { hostname: "lac-*" }, secret: "lac-secret" }]\n` +
+        `default: { forward: racy }\n`,
+    );
+    let lacSession: SessionHandle | undefined;
+    const lac = sim.node({ hostname: "10.2.0.9", port: 1701 }, {
+      settings: { hostname: "lac-racy", secret: new TextEncoder().encode("lac-secret") },
+      hooks: { sessionEstablished: (s: SessionHandle) => void (lacSession = s) },
+    });
+    const closed: number[] = [];
+    sim.node({ hostname: "10.3.0.9", port: 1701 }, {
+      settings: { hostname: "lns-racy", secret: new TextEncoder().encode("a-secret") },
+      hooks: {
+        // The LNS answers the ICRQ; in the same instant the LAC hangs up.
+        incomingCall: (s: SessionHandle) => {
+          s.accept();
+          lacSession?.disconnect({ resultCode: 7, errorCode: 0 });
+        },
+        sessionClosed: (_s: SessionHandle, reason) => void closed.push(reason.result.resultCode),
+      },
+    });
+    const t = lac.node.openTunnel(LTS);
+    assert.ok(t.ok);
+    lac.node.placeCall(t.value, call("racy@isp-a.example", 1));
+    assert.ok(
+      sim.runUntil(() => closed.length === 1, 30_000),
+      `seed ${seed}: ${JSON.stringify(lts.stats)}`,
+    );
+    assert.deepEqual(closed, [7], `seed ${seed}`);
+    sim.scheduler.advance(1000);
+    assert.equal(lts.stats.active, 0);
+    assert.equal(lts.node.forwarding.size, 0);
+  }
+});
+
 Deno.test("frames a LAC sends right after its ICCN wait for the upstream leg: the first EARLY_FRAMES reach the LNS in order, the rest are counted drops", () => {
   const { sim, lts, lns, frames } = testbed(15);
   const sent = 10;

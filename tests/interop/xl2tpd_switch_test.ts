@@ -6,11 +6,13 @@
  * in its namespace and checked: tshark reports nothing malformed and no
  * expert warning, and `lts decode` agrees with tshark on every packet.
  *
- * Two runs. With the real pppd, which cannot run here (no /dev/ppp), one of
- * the xl2tpds clears the call right after it comes up, with CDN result 1 —
- * whichever pppd fails first: lts must carry that CDN to the other side.
- * With the pppd stand-in (`pppd_standin.ts`) bind-mounted over
- * /usr/sbin/pppd for each xl2tpd, PPP runs end to end through lts: LCP,
+ * Two runs. In the first the LAC's xl2tpd starts the real pppd, which cannot
+ * run here (no /dev/ppp), so the LAC clears the call right after it comes up,
+ * with CDN result 1, while the LNS's (the pppd stand-in, `pppd_standin.ts`,
+ * bind-mounted over /usr/sbin/pppd) is still negotiating LCP: lts must carry
+ * that CDN to the LNS. (Were both real, both xl2tpds would clear the call at
+ * about the same time and there might be nothing left to carry.) In the
+ * second both run the stand-in and PPP runs end to end through lts: LCP,
  * CHAP, IPCP, then LCP Echo both ways while the call stays up.
  */
 import assert from "node:assert/strict";
@@ -69,9 +71,17 @@ function xl2tpdConf(dir: string, role: "lac" | "lns", standin: boolean): string 
 
 /**
  * Builds the topology, starts the capture in the switch's namespace, lts and
- * both xl2tpds (with the pppd stand-in when asked), and places the call.
+ * both xl2tpds, and places the call. `"ppp"`: both xl2tpds run the pppd
+ * stand-in and authenticate with CHAP; `"lac-fails"`: the LAC's runs the real
+ * pppd (which exits at once) and the LNS's the stand-in, without
+ * authentication.
  */
-async function start(dir: string, children: Deno.ChildProcess[], standin: boolean): Promise<Run> {
+async function start(
+  dir: string,
+  children: Deno.ChildProcess[],
+  mode: "ppp" | "lac-fails",
+): Promise<Run> {
+  const standin = mode === "ppp";
   await Deno.writeTextFile(`${dir}/secrets`, `* * ${SECRET}\n`);
   for (const role of ["lac", "lns"] as const) {
     await Deno.writeTextFile(`${dir}/${role}.conf`, xl2tpdConf(dir, role, standin));
@@ -101,12 +111,15 @@ async function start(dir: string, children: Deno.ChildProcess[], standin: boolea
     ...["--log-level", "debug"],
   ], { log: `${dir}/lts.log` });
   await waitFor(async () => (await readText(lts)).includes("listening on"), 20000, "lts to listen");
-  const bind: [string, string][] = standin ? [[await pppdLauncher(dir), "/usr/sbin/pppd"]] : [];
+  const launcher = await pppdLauncher(dir);
   const xl2tpd = (role: "lac" | "lns") =>
     spawnIn(children, NS[role], [
       ...["xl2tpd", "-D", "-c", `${dir}/${role}.conf`],
       ...["-p", `${dir}/${role}.pid`, "-C", `${dir}/${role}.ctrl`],
-    ], { log: `${dir}/${role}.log`, bind });
+    ], {
+      log: `${dir}/${role}.log`,
+      bind: standin || role === "lns" ? [[launcher, "/usr/sbin/pppd"]] : [],
+    });
   const lns = xl2tpd("lns");
   const lac = xl2tpd("lac");
   for (const [log, what] of [[lns, "the LNS xl2tpd"], [lac, "the LAC xl2tpd"]]) {
@@ -139,9 +152,9 @@ Deno.test("xl2tpd LAC → lts → xl2tpd LNS in network namespaces: switched, th
   const children: Deno.ChildProcess[] = [];
   const teardown = await topology();
   try {
-    const run = await start(dir, children, false);
-    // Both legs come up; one pppd fails and its xl2tpd sends CDN 1, which lts must carry across
-    // (the CDN can even arrive before the upstream leg is up: lts carries it on then as well).
+    const run = await start(dir, children, "lac-fails");
+    // Both legs come up; the LAC's pppd fails and its xl2tpd sends CDN 1, which lts must carry to
+    // the LNS (the CDN can even arrive before the upstream leg is up: lts carries it on then too).
     const ended = async (log: string) => /Connection closed|disconnected/.test(await readText(log));
     await withLogs(
       run,
@@ -183,16 +196,23 @@ Deno.test("xl2tpd LAC → lts → xl2tpd LNS in network namespaces: switched, th
         (a) => [a.type, a.value],
       );
     assert.deepEqual(numbers(lnsLeg), numbers(lacLeg));
-    // The early CDN crossed the switch with its Result Code.
+    // The LAC's early CDN crossed the switch with its Result Code; the LNS sent none of its own.
+    const trace = described.filter(({ p }) => p.type !== "DATA").map(({ d, p }) =>
+      `${d.timeUs} ${d.src} → ${d.dst} ${p.type} ${
+        p.avps.filter((a) => a.name === "Result Code" || a.name === "Assigned Session ID").map((
+          a,
+        ) => `${a.name}=${JSON.stringify(a.value)}`).join(" ")
+      }`
+    ).join("\n");
     const cdns = described.filter(({ p }) => p.type === "CDN");
-    const first = cdns[0];
-    const firstFromLac = first.d.src.startsWith(IP.lac);
-    const carried = cdns.find((
-      { d },
-    ) => (firstFromLac ? d.dst.startsWith(IP.lns) : d.dst.startsWith(IP.lac)));
-    assert.ok(carried, "lts carried the CDN to the other side");
+    assert.deepEqual(cdns.map(({ d }) => [d.src, d.dst]), [
+      [`${IP.lac}:1701`, `${IP.swLac}:1701`],
+      [`${IP.swLns}:1701`, `${IP.lns}:1701`],
+    ], trace);
+    const [first, carried] = cdns;
     const result = (x: typeof first) => x.p.avps.find((a) => a.name === "Result Code")!.value;
-    assert.deepEqual(result(carried!), result(first));
+    assert.deepEqual(result(first), { resultCode: 1, errorCode: 0 }, trace);
+    assert.deepEqual(result(carried), result(first), trace);
   } finally {
     await stopAll(children);
     await teardown();
@@ -221,7 +241,7 @@ Deno.test("xl2tpd LAC → lts → xl2tpd LNS with pppd stand-ins: PPP opens end 
   const children: Deno.ChildProcess[] = [];
   const teardown = await topology();
   try {
-    const run = await start(dir, children, true);
+    const run = await start(dir, children, "ppp");
     const lacPpp = `${dir}/lac-ppp.log`, lnsPpp = `${dir}/lns-ppp.log`;
     const events = async (log: string) =>
       (await readText(log)).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
