@@ -14,6 +14,16 @@ export class Ring<T> {
   #buf: (T | undefined)[] = EMPTY;
   #head = 0;
   #length = 0;
+  readonly #releaseWhenEmpty: boolean;
+
+  /**
+   * `releaseWhenEmpty`: drop the array each time the ring empties, for rings
+   * that are mostly idle (a mailbox of one of 200,000 actors); a busy queue
+   * keeps its array and allocates only when it doubles.
+   */
+  constructor(options: { releaseWhenEmpty?: boolean } = {}) {
+    this.#releaseWhenEmpty = options.releaseWhenEmpty ?? false;
+  }
 
   /** Number of queued items. */
   get length(): number {
@@ -34,7 +44,7 @@ export class Ring<T> {
     const item = buf[this.#head];
     buf[this.#head] = undefined;
     this.#head = (this.#head + 1) & (buf.length - 1);
-    this.#length--;
+    if (--this.#length === 0 && this.#releaseWhenEmpty) this.clear();
     return item;
   }
 
@@ -56,7 +66,7 @@ export class Ring<T> {
     }
     buf[this.#head] = undefined;
     this.#head = (this.#head + 1) & mask;
-    this.#length--;
+    if (--this.#length === 0 && this.#releaseWhenEmpty) this.clear();
     return item;
   }
 

@@ -13,8 +13,8 @@ Deno.test("Ring behaves like an array queue under any sequence of operations", (
     { weight: 1, arbitrary: fc.nat(20).map((i) => ({ op: "removeAt" as const, i })) },
     { weight: 1, arbitrary: fc.constant({ op: "clear" as const }) },
   );
-  fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
-    const ring = new Ring<number>();
+  fc.assert(fc.property(fc.array(op, { maxLength: 200 }), fc.boolean(), (ops, releaseWhenEmpty) => {
+    const ring = new Ring<number>({ releaseWhenEmpty });
     const model: number[] = [];
     for (const o of ops) {
       switch (o.op) {

@@ -106,6 +106,13 @@ export interface SessionHandle {
   setLinkInfo(accm: AccmValue): void;
   /** Send one PPP frame on the data channel; false when the session is not established. */
   sendFrame(frame: Uint8Array): boolean;
+  /**
+   * Drop the proxy LCP and authentication AVPs' values (§4.4.5) from `call`
+   * once they have served (the call was switched or its PPP started), so a
+   * long-lived session does not keep them. Proxy Authen Type, Name and ID
+   * stay. A leg that sent its ICCN drops them by itself.
+   */
+  forgetProxyAvps(): void;
 }
 
 /** What an application learns from a node; every hook is optional. */

@@ -29,6 +29,7 @@ import {
   type SwitchMsg,
   type SwitchOptions,
   type SwitchStats,
+  type SwitchSummary,
   type SwitchViews,
 } from "./switch_actor.ts";
 import type { ActorRef, ActorSystem } from "./system.ts";
@@ -180,10 +181,15 @@ export class LtsRuntime implements LtsControl {
     return this.#ask((reply) => ({ type: "views", reply }));
   }
 
+  #summary(): Promise<SwitchSummary> {
+    return this.#ask((reply) => ({ type: "summary", reply }));
+  }
+
   async status(): Promise<StatusView> {
-    const v = await this.#views();
+    const v = await this.#summary();
     const tunnels = this.lts.node.tunnels();
-    const count = (state: string) => v.sessions.filter((s) => s.state === state).length;
+    const count = (state: string) =>
+      v.counts.reduce((n, c) => n + (c.state === state ? c.count : 0), 0);
     const s = this.lts.stats;
     return {
       hostname: this.lts.policy.policy.config.hostname,
@@ -253,7 +259,7 @@ export class LtsRuntime implements LtsControl {
   }
 
   async metrics(): Promise<MetricsView> {
-    const v = await this.#views();
+    const v = await this.#summary();
     const c = this.lts.node.counters;
     const limits = this.lts.node.limits;
     const config = this.lts.policy.policy.config;
@@ -263,22 +269,12 @@ export class LtsRuntime implements LtsControl {
       const key = `${t.initiator ? "upstream" : "lac"}|${t.established}`;
       byTunnel.set(key, (byTunnel.get(key) ?? 0) + 1);
     }
-    const bySession = new Map<string, number>();
-    for (const s of v.sessions) {
-      const key = `${s.state}|${
-        s.upstream ?? (s.terminate ? `terminate:${s.terminate.target}` : "")
-      }`;
-      bySession.set(key, (bySession.get(key) ?? 0) + 1);
-    }
     return {
       tunnels: [...byTunnel].map(([k, count]) => {
         const [role, established] = k.split("|");
         return { role: role as "lac" | "upstream", established: established === "true", count };
       }),
-      sessions: [...bySession].map(([k, count]) => {
-        const [state, upstream] = k.split("|");
-        return { state, upstream, count };
-      }),
+      sessions: v.counts,
       rejectsByResultCode: v.rejectsByResultCode,
       callsTotal: this.lts.stats.calls,
       callsSwitchedTotal: this.lts.stats.switched,

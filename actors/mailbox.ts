@@ -62,7 +62,7 @@ export interface MailboxStats {
 export class Mailbox<M> {
   readonly capacity: number;
   readonly reserved: number;
-  #queue = new Ring<M>();
+  #queue = new Ring<M>({ releaseWhenEmpty: true });
   #rejected = 0;
   #dropped = 0;
 

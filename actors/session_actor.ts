@@ -30,6 +30,7 @@ import {
   type SessionState,
   transition,
 } from "./session_fsm.ts";
+import type { TimerHandle } from "./clock.ts";
 import type { Actor, ActorContext, ActorRef } from "./system.ts";
 import type { TunnelHost, TunnelMsg } from "./tunnel_actor.ts";
 
@@ -56,7 +57,9 @@ export type SessionMsg =
   /** The tunnel is gone (StopCCN, transport failure): close without sending anything (§6.4). */
   | { type: "tunnel_down"; reason: CloseReason }
   /** The call had its time to be established. */
-  | { type: "setup_check" };
+  | { type: "setup_check" }
+  /** The application is done with the proxy AVPs (see {@link SessionHandle.forgetProxyAvps}). */
+  | { type: "forget_proxy" };
 
 /**
  * How long a call may take to be established before it is cleared with CDN
@@ -68,6 +71,18 @@ export const SESSION_SETUP_TIMEOUT_MS = 62_000;
 
 /** Data frames held between our ICRP and the peer's ICCN. */
 export const EARLY_FRAMES = 4;
+
+/** Shared by every session that got no vendor AVP. */
+const NO_AVPS: readonly Avp[] = Object.freeze([]);
+
+/** The proxy LCP and authentication AVPs' bulk (§4.4.5): used once, to answer or place a call. */
+const PROXY_BULK = [
+  "initialReceivedLcpConfreq",
+  "lastSentLcpConfreq",
+  "lastReceivedLcpConfreq",
+  "proxyAuthenChallenge",
+  "proxyAuthenResponse",
+] as const;
 
 const SETUP_MESSAGES: ReadonlySet<string> = new Set([
   "ICRQ",
@@ -101,11 +116,11 @@ class SessionActor implements Actor<SessionMsg> {
   #forwarding = false;
   #established = false;
   /** Frames that came between our ICRP and the ICCN (at most {@link EARLY_FRAMES}). */
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | undefined;
   #closed = false;
   #handle: SessionHandle;
   /** Vendor and unknown AVPs received on this call (ICRQ, ICCN, …), in order. */
-  #extraIn: Avp[] = [];
+  #extraIn: Avp[] | undefined;
   /** Vendor AVPs to send in our ICRQ/OCRQ. */
   #extraOut: readonly Avp[] | undefined;
 
@@ -116,7 +131,7 @@ class SessionActor implements Actor<SessionMsg> {
       callType: start.callType,
       localSessionId: start.localSessionId,
     });
-    this.#handle = this.#makeHandle();
+    this.#handle = new Handle(this, start.tunnelInfo, start.localSessionId, start.context);
   }
 
   overflow(): "must_deliver" {
@@ -126,6 +141,10 @@ class SessionActor implements Actor<SessionMsg> {
   }
 
   handle(msg: SessionMsg, ctx: ActorContext<SessionMsg>): void {
+    if (msg.type === "forget_proxy") {
+      this.#forgetProxyAvps();
+      return;
+    }
     if (msg.type === "tunnel_down") {
       this.#close(msg.reason, ctx);
       return;
@@ -153,7 +172,7 @@ class SessionActor implements Actor<SessionMsg> {
     if (
       msg.type === "control" && msg.extra && msg.extra.length > 0 && SETUP_MESSAGES.has(msg.message)
     ) {
-      this.#extraIn.push(...msg.extra);
+      (this.#extraIn ??= []).push(...msg.extra);
     }
     if (msg.type === "place_call") this.#extraOut = msg.extra;
     this.#apply(toEvent(msg), ctx);
@@ -212,17 +231,24 @@ class SessionActor implements Actor<SessionMsg> {
         break;
       case "established":
         this.#established = true;
+        if (this.#setupTimer !== undefined) ctx.cancelTimer(this.#setupTimer);
+        this.#setupTimer = undefined;
+        // Our ICRQ's vendor AVPs have been sent.
+        this.#extraOut = undefined;
         this.#program(false);
         log.debug("session {tunnelId}/{sessionId} established", {
           tunnelId: this.#s.tunnelInfo.tunnelId,
           sessionId: this.#s.localSessionId,
         });
         hooks.sessionEstablished?.(this.#handle);
-        if (this.#early.length > 0) {
+        if (this.#early !== undefined) {
           const early = this.#early;
-          this.#early = [];
+          this.#early = undefined;
           for (const frame of early) hooks.frame?.(this.#handle, frame);
         }
+        // Our ICCN carried the proxy AVPs: this leg needs them no more (a switched session would
+        // otherwise keep four Uint8Arrays and the setup message's buffer for its whole life).
+        if (this.#s.side === "lac") this.#forgetProxyAvps();
         break;
       case "closed":
         this.#close({
@@ -264,7 +290,8 @@ class SessionActor implements Actor<SessionMsg> {
     if (peerTunnelId === null || peerSessionId === null) return;
     const receive = early
       ? (frame: Uint8Array) => {
-        if (this.#early.length < EARLY_FRAMES) this.#early.push(frame.slice());
+        const held = this.#early ??= [];
+        if (held.length < EARLY_FRAMES) held.push(frame.slice());
         else this.#s.host.forwarding.unknownSession++;
       }
       : (frame: Uint8Array) => this.#s.host.hooks.frame?.(this.#handle, frame);
@@ -294,50 +321,57 @@ class SessionActor implements Actor<SessionMsg> {
     ctx.stop("normal");
   }
 
-  #makeHandle(): SessionHandle {
-    const ref = () => this.#selfRef;
-    const view = {
-      call: () => this.#state.call,
-      extra: () => this.#extraIn,
-      established: () => this.#established && !this.#closed,
-    };
+  /** @internal What the handle reports as `call`. */
+  get _call(): AvpFields {
+    return this.#state.call;
+  }
+
+  /** @internal What the handle reports as `extraAvps`. */
+  get _extraIn(): readonly Avp[] {
+    return this.#extraIn ?? NO_AVPS;
+  }
+
+  /** @internal What the handle reports as `established`. */
+  get _established(): boolean {
+    return this.#established && !this.#closed;
+  }
+
+  #forgetProxyAvps(): void {
+    const call = this.#state.call;
+    if (!PROXY_BULK.some((key) => call[key] !== undefined)) return;
+    // A copy without them (`delete` would turn the object into a slower, larger dictionary).
+    const kept: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(call)) {
+      if (!(PROXY_BULK as readonly string[]).includes(key)) kept[key] = value;
+    }
+    this.#state = { ...this.#state, call: kept as AvpFields };
+  }
+
+  /** @internal A command from the application, through the handle. */
+  _post(msg: SessionMsg): void {
+    this.#selfRef?.send(msg);
+  }
+
+  /** @internal The data plane: straight to the socket through the forwarding entry, no actor hop. */
+  _sendFrame(frame: Uint8Array): boolean {
     const { host, tunnelInfo, localSessionId } = this.#s;
-    return {
-      tunnel: tunnelInfo,
-      sessionId: localSessionId,
-      context: this.#s.context,
-      get call() {
-        return view.call();
-      },
-      get established() {
-        return view.established();
-      },
-      get extraAvps() {
-        return view.extra();
-      },
-      accept: () => void ref()?.send({ type: "accept" }),
-      reject: (result) => void ref()?.send({ type: "reject", result }),
-      answered: (fields) => void ref()?.send({ type: "answered", fields }),
-      disconnect: (result, q931) => void ref()?.send({ type: "disconnect", result, q931 }),
-      wanError: (callErrors) => void ref()?.send({ type: "wan_error", callErrors }),
-      setLinkInfo: (accm) => void ref()?.send({ type: "set_link_info", accm }),
-      sendFrame: (frame) => {
-        // The data plane: straight to the socket through the forwarding entry, no actor hop.
-        const entry = host.forwarding.get(tunnelInfo.tunnelId, localSessionId);
-        return entry !== undefined && sendFrame(host.socket, entry, frame);
-      },
-    };
+    const entry = host.forwarding.get(tunnelInfo.tunnelId, localSessionId);
+    return entry !== undefined && sendFrame(host.socket, entry, frame);
   }
 
   #selfRef: ActorRef<SessionMsg> | undefined;
+  /** The setup deadline; cancelled once established (a switched call holds no timer). */
+  #setupTimer: TimerHandle | undefined;
 
   onStart(ctx: ActorContext<SessionMsg>): void {
     this.#selfRef = ctx.self;
-    ctx.setTimer(SESSION_SETUP_TIMEOUT_MS, { type: "setup_check" });
+    this.#setupTimer = ctx.setTimer(SESSION_SETUP_TIMEOUT_MS, { type: "setup_check" });
   }
 }
 
-function toEvent(msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" }>): SessionEvent {
+function toEvent(
+  msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" | "forget_proxy" }>,
+): SessionEvent {
   switch (msg.type) {
     case "control":
       return { type: "received", message: msg.message, fields: msg.fields, problems: msg.problems };
@@ -355,5 +389,68 @@ function toEvent(msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" 
       return { type: "wan_error", callErrors: msg.callErrors };
     case "set_link_info":
       return { type: "set_link_info", accm: msg.accm };
+  }
+}
+
+/**
+ * A session as the application holds it. One small object per session: its
+ * methods live on the prototype and reach the actor through one field (an
+ * object literal of closures and getters cost about 1.8 KB a session).
+ */
+class Handle implements SessionHandle {
+  readonly #actor: SessionActor;
+  readonly tunnel: TunnelInfo;
+  readonly sessionId: number;
+  readonly context: unknown;
+
+  constructor(actor: SessionActor, tunnel: TunnelInfo, sessionId: number, context: unknown) {
+    this.#actor = actor;
+    this.tunnel = tunnel;
+    this.sessionId = sessionId;
+    this.context = context;
+  }
+
+  get call(): AvpFields {
+    return this.#actor._call;
+  }
+
+  get established(): boolean {
+    return this.#actor._established;
+  }
+
+  get extraAvps(): readonly Avp[] {
+    return this.#actor._extraIn;
+  }
+
+  accept(): void {
+    this.#actor._post({ type: "accept" });
+  }
+
+  reject(result: ResultCodeValue): void {
+    this.#actor._post({ type: "reject", result });
+  }
+
+  answered(fields: AvpFields): void {
+    this.#actor._post({ type: "answered", fields });
+  }
+
+  disconnect(result: ResultCodeValue, q931?: Q931CauseValue): void {
+    this.#actor._post({ type: "disconnect", result, q931 });
+  }
+
+  wanError(callErrors: CallErrorsValue): void {
+    this.#actor._post({ type: "wan_error", callErrors });
+  }
+
+  setLinkInfo(accm: AccmValue): void {
+    this.#actor._post({ type: "set_link_info", accm });
+  }
+
+  sendFrame(frame: Uint8Array): boolean {
+    return this.#actor._sendFrame(frame);
+  }
+
+  forgetProxyAvps(): void {
+    this.#actor._post({ type: "forget_proxy" });
   }
 }

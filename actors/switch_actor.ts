@@ -89,9 +89,23 @@ export type SwitchMsg =
   /** Clear every call on both legs with CDN result 3, and stop accepting. */
   | { type: "shutdown"; reply: (calls: number) => void }
   | { type: "disconnect_call"; id: number; reply: (found: boolean) => void }
-  | { type: "views"; reply: (views: SwitchViews) => void };
+  | { type: "views"; reply: (views: SwitchViews) => void }
+  | { type: "summary"; reply: (summary: SwitchSummary) => void };
 
 /** The switch's state, for the operator views. */
+/**
+ * What `/status` and `/metrics` need: counts, no per-session objects (a
+ * scrape at 100,000 calls must not build 100,000 views on the forwarding
+ * thread).
+ */
+export interface SwitchSummary {
+  /** Calls by state and by upstream (or `terminate:TARGET`, or "" when not decided yet). */
+  counts: { state: SessionView["state"]; upstream: string; count: number }[];
+  draining: boolean;
+  /** CDN Result Codes sent to LACs for calls never switched. */
+  rejectsByResultCode: Record<string, number>;
+}
+
 export interface SwitchViews {
   sessions: SessionView[];
   /** Upstream tunnels by Tunnel ID. */
@@ -228,7 +242,8 @@ interface Call {
   outgoing: SessionHandle | null;
   outgoingClosed: boolean;
   upstream: Upstream | null;
-  tried: Set<string>;
+  /** Members tried for this call (a few at most; an array is a tenth of a Set's size). */
+  tried: string[];
   tunnel: UpstreamTunnel | null;
   /** Hop Count to send upstream: what the LAC side said, plus us. */
   hops: number;
@@ -242,6 +257,8 @@ interface Call {
   user: string | null;
   /** Set for a call terminated here rather than switched. */
   termination: Termination | null;
+  /** When the call was taken (for its age in the API). */
+  startedAt: number;
 }
 
 /** Creates the switch actor's behaviour. */
@@ -264,7 +281,6 @@ class SwitchActor implements Actor<SwitchMsg> {
   #users = new WeakMap<TerminateTarget, LocalUsers>();
   /** TUN bridges of terminate targets with `tun: true`, by target name. */
   #tuns = new Map<string, TunBridge>();
-  #startedAt = new Map<number, number>();
   #nextId = 1;
   #ctx!: ActorContext<SwitchMsg>;
 
@@ -357,6 +373,9 @@ class SwitchActor implements Actor<SwitchMsg> {
       }
       case "views":
         msg.reply(this.#views());
+        return;
+      case "summary":
+        msg.reply(this.#summary());
         return;
       default: {
         const never: never = msg;
@@ -539,7 +558,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       outgoing: null,
       outgoingClosed: false,
       upstream,
-      tried: new Set(),
+      tried: [],
       tunnel: null,
       hops: hops + 1,
       proxy,
@@ -549,10 +568,10 @@ class SwitchActor implements Actor<SwitchMsg> {
       policyVersion: this.#o.policy.version,
       user: facts.user ?? null,
       termination: null,
+      startedAt: this.#ctx.now(),
     };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
-    this.#startedAt.set(call.id, this.#ctx.now());
     this.#o.stats.active++;
     this.#placeNext(call);
   }
@@ -574,6 +593,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     const target = this.#policy.config.terminate.get(targetName)!;
     const users = this.#usersOf(target);
     const proxied = proxiedStart({ ...incoming.call, ...learnt }, users);
+    incoming.forgetProxyAvps();
     const call: Call = {
       id: this.#nextId++,
       incoming,
@@ -581,7 +601,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       outgoing: null,
       outgoingClosed: false,
       upstream: null,
-      tried: new Set(),
+      tried: [],
       tunnel: null,
       hops: 0,
       proxy: {},
@@ -591,6 +611,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       policyVersion: this.#o.policy.version,
       user: facts.user ?? null,
       termination: null,
+      startedAt: this.#ctx.now(),
     };
     const ctx = this.#ctx;
     const tun = target.tun ? this.#tuns.get(target.name) : undefined;
@@ -622,7 +643,6 @@ class SwitchActor implements Actor<SwitchMsg> {
     call.termination = { target, link, ...(tun ? { tun } : {}) };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
-    this.#startedAt.set(call.id, ctx.now());
     this.#o.stats.active++;
     this.#o.authenticating?.add(incoming);
     log.info(
@@ -820,8 +840,8 @@ class SwitchActor implements Actor<SwitchMsg> {
     const now = this.#ctx.now();
     const node = this.#o.node();
     for (const member of this.#pool.candidates(upstream, now)) {
-      if (call.tried.has(member.key)) continue;
-      call.tried.add(member.key);
+      if (call.tried.includes(member.key)) continue;
+      call.tried.push(member.key);
       let tunnel = this.#pool.tunnelWithRoom(member, upstream.sessionsPerTunnel);
       if (tunnel === undefined) {
         const opened = node.openTunnel(member.address, {
@@ -902,6 +922,9 @@ class SwitchActor implements Actor<SwitchMsg> {
     a.forward = b;
     b.forward = a;
     call.phase = "switched";
+    // The upstream ICCN carried the proxy AVPs on: neither the LAC's leg nor the record needs them.
+    call.incoming.forgetProxyAvps();
+    call.proxy = NO_FIELDS;
     // What the remote system sent while the upstream leg was being set up goes on now, in order.
     const held = this.#o.early?.get(call.incoming);
     if (held !== undefined) {
@@ -1041,10 +1064,7 @@ class SwitchActor implements Actor<SwitchMsg> {
     const now = this.#ctx.now();
     const sessions: SessionView[] = [...this.#calls.values()].map((call) => ({
       id: call.id,
-      state: call.phase === "switched" || call.phase === "terminating" ||
-          call.phase === "terminated" || call.phase === "closing"
-        ? call.phase
-        : "placing",
+      state: stateOf(call),
       user: call.user ?? call.incoming.call.proxyAuthenName ?? null,
       calledNumber: call.incoming.call.calledNumber ?? null,
       callingNumber: call.incoming.call.callingNumber ?? null,
@@ -1052,7 +1072,7 @@ class SwitchActor implements Actor<SwitchMsg> {
       upstream: call.upstream?.name ?? null,
       member: call.tunnel?.member.key ?? null,
       policyVersion: call.policyVersion,
-      ageMs: now - (this.#startedAt.get(call.id) ?? now),
+      ageMs: now - call.startedAt,
       incoming: this.#leg(call.incoming),
       outgoing: call.outgoing === null ? null : this.#leg(call.outgoing),
       ...(call.termination === null ? {} : {
@@ -1080,6 +1100,25 @@ class SwitchActor implements Actor<SwitchMsg> {
     };
   }
 
+  #summary(): SwitchSummary {
+    const byState = new Map<SessionView["state"], Map<string, number>>();
+    for (const call of this.#calls.values()) {
+      const state = stateOf(call);
+      const upstream = call.upstream?.name ??
+        (call.termination === null ? "" : `terminate:${call.termination.target.name}`);
+      let counts = byState.get(state);
+      if (counts === undefined) byState.set(state, counts = new Map());
+      counts.set(upstream, (counts.get(upstream) ?? 0) + 1);
+    }
+    return {
+      counts: [...byState].flatMap(([state, counts]) =>
+        [...counts].map(([upstream, count]) => ({ state, upstream, count }))
+      ),
+      draining: this.#draining,
+      rejectsByResultCode: { ...this.#rejects },
+    };
+  }
+
   #forgetIfDone(call: Call): void {
     const outgoingDone = call.outgoing === null
       ? call.tunnel === null || call.outgoingClosed
@@ -1092,7 +1131,6 @@ class SwitchActor implements Actor<SwitchMsg> {
     const t = call.termination;
     if (t?.tun && t.link.address !== undefined) t.tun.detach(t.link.address, t.link);
     if (!this.#calls.delete(call.id)) return;
-    this.#startedAt.delete(call.id);
     this.#byIncoming.delete(call.incoming);
     this.#o.stats.active--;
   }
@@ -1104,4 +1142,15 @@ class SwitchActor implements Actor<SwitchMsg> {
       this.#pool.removeTunnel(t.tunnelId);
     }
   }
+}
+
+/** A call record's `proxy` once used. */
+const NO_FIELDS: AvpFields = Object.freeze({});
+
+/** The state a call is reported in (API and metrics). */
+function stateOf(call: Call): SessionView["state"] {
+  return call.phase === "switched" || call.phase === "terminating" ||
+      call.phase === "terminated" || call.phase === "closing"
+    ? call.phase
+    : "placing";
 }

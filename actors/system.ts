@@ -540,6 +540,8 @@ class Cell<M> implements ActorContext<M>, Runnable, ActorInfo {
     const i = timers === undefined ? -1 : timers.indexOf(timer);
     if (i < 0) return false;
     timers!.splice(i, 1);
+    // An actor with no timer left holds no array.
+    if (timers!.length === 0) this.#timers = undefined;
     return true;
   }
 

@@ -286,6 +286,13 @@ export interface BearerBits {
   analog: boolean;
 }
 
+const FRAMING_BITS: readonly FramingBits[] = [0, 1, 2, 3].map((b) =>
+  Object.freeze({ synchronous: (b & 1) !== 0, asynchronous: (b & 2) !== 0 })
+);
+const BEARER_BITS: readonly BearerBits[] = [0, 1, 2, 3].map((b) =>
+  Object.freeze({ digital: (b & 1) !== 0, analog: (b & 2) !== 0 })
+);
+
 /** Q.931 Cause Code AVP value (§4.4.4). */
 export interface Q931CauseValue {
   causeCode: number;
@@ -378,10 +385,11 @@ function readAny(kind: AvpKind, v: Uint8Array): KindValue[AvpKind] {
     }
     case "protocol_version":
       return { version: v[0], revision: v[1] };
+    // Four values each: shared frozen objects, not two more allocations per call kept for its life.
     case "framing_bits":
-      return { synchronous: (v[3] & 1) !== 0, asynchronous: (v[3] & 2) !== 0 };
+      return FRAMING_BITS[v[3] & 3];
     case "bearer_bits":
-      return { digital: (v[3] & 1) !== 0, analog: (v[3] & 2) !== 0 };
+      return BEARER_BITS[v[3] & 3];
     case "q931_cause": {
       const q: Q931CauseValue = { causeCode: get16(v, 0), causeMsg: v[2] };
       if (v.length > 3) q.advisory = readText(v.subarray(3));
