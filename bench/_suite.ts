@@ -121,11 +121,15 @@ export function spawn(cmd: string, args: string[], cpu?: string): Child {
 }
 
 /** `lts ARGS…` as a child (`deno run -A main.ts ARGS…`). */
-export function spawnLts(args: string[], options: { cpu?: string; v8Flags?: string } = {}): Child {
+export function spawnLts(
+  args: string[],
+  options: { cpu?: string; v8Flags?: string; cpuProfDir?: string } = {},
+): Child {
   return spawn(Deno.execPath(), [
     "run",
     "-A",
     ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
     MAIN,
     ...args,
   ], options.cpu);

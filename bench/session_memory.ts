@@ -7,6 +7,9 @@
  *
  *   tools/deno run -A --v8-flags=--expose-gc bench/session_memory.ts --sessions 10000
  *
+ * `--heap-snapshot FILE` also writes a V8 heap snapshot once every call is
+ * switched, for a look at what a session holds.
+ *
  * Prints one JSON line: heap and RSS of this process before and after, per
  * session.
  *
@@ -14,6 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
 import { SystemClock } from "../actors/clock.ts";
 import { startLts } from "../actors/lts.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
@@ -33,6 +37,9 @@ export interface SessionMemory {
   rssSwitchedKiB: number;
   rssPerSessionB: number;
   setupSeconds: number;
+  /** V8's committed heap and external (ArrayBuffer) memory with every call switched, bytes. */
+  heapTotalSwitchedB: number;
+  externalSwitchedB: number;
 }
 
 const { values } = parseArgs({
@@ -41,6 +48,8 @@ const { values } = parseArgs({
     sessions: { type: "string", default: "10000" },
     tunnels: { type: "string", default: "10" },
     rate: { type: "string", default: "20000" },
+    /** Writes a V8 heap snapshot with every call switched (open it in Chrome DevTools). */
+    "heap-snapshot": { type: "string" },
   },
 });
 
@@ -88,8 +97,10 @@ async function run(): Promise<SessionMemory> {
     const setupSeconds = (performance.now() - t0) / 1000;
     await sleep(2500); // one echo round per call
     const heapSwitchedB = heapAfterGc();
-    const rssSwitchedKiB = Deno.memoryUsage().rss / 1024;
+    const usage = Deno.memoryUsage();
+    const rssSwitchedKiB = usage.rss / 1024;
     const switched = lts.stats.switched;
+    if (values["heap-snapshot"]) v8.writeHeapSnapshot(values["heap-snapshot"]);
     const out = await lac.stop();
     lastJson(out.out);
     return {
@@ -102,6 +113,8 @@ async function run(): Promise<SessionMemory> {
       rssSwitchedKiB,
       rssPerSessionB: ((rssSwitchedKiB - rssIdleKiB) * 1024) / switched,
       setupSeconds,
+      heapTotalSwitchedB: usage.heapTotal,
+      externalSwitchedB: usage.external,
     };
   } finally {
     await lns.stop();

@@ -18,13 +18,15 @@
  * switched session (its two session actors, two forwarding entries, the
  * call record, and the share of tunnels and buffers).
  *
- * Prints one JSON line.
+ * Prints one JSON line. `LTS_BENCH_CPU_PROF=DIR` writes a V8 CPU profile of
+ * the switch (`--cpu-prof`) into DIR.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import {
+  cpuSeconds,
   freeTcpPort,
   freeUdpPort,
   lastJson,
@@ -55,6 +57,12 @@ export interface SwitchedTrial {
   /** (RSS with every call switched − idle RSS) ÷ calls, in bytes. */
   rssPerSessionB: number;
   upstreamTunnels: number;
+  /**
+   * CPU time (user + system) the switch spent from the first call to the
+   * last one switched, ÷ calls, in µs: the capacity figure that does not
+   * depend on what else shares the machine (1e6 ÷ this = calls/s on one core).
+   */
+  switchCpuPerCallUs: number;
 }
 
 const { values } = parseArgs({
@@ -66,6 +74,10 @@ const { values } = parseArgs({
     "sessions-per-tunnel": { type: "string", default: "1000" },
     "lts-cpu": { type: "string" },
     "data-plane": { type: "string", default: "ffi" },
+    /** Seconds to wait, once every call is switched, before the RSS reading (≥ 2.5). */
+    settle: { type: "string", default: "2.5" },
+    /** V8 flags for the switch, e.g. `--max-semi-space-size=1`. */
+    "lts-v8-flags": { type: "string" },
   },
 });
 
@@ -92,14 +104,19 @@ async function trial(): Promise<SwitchedTrial> {
     "error",
     "--data-plane",
     values["data-plane"]!,
-  ], { cpu: values["lts-cpu"] });
+    // LTS_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch into DIR.
+  ], {
+    cpu: values["lts-cpu"],
+    cpuProfDir: Deno.env.get("LTS_BENCH_CPU_PROF"),
+    v8Flags: values["lts-v8-flags"],
+  });
   try {
     await lns.until(/listening on/);
     await lts.until(/API on/);
     await sleep(500);
     const rssIdleKiB = rssKiB(lts.pid);
     // The LAC holds the calls long enough for the readings below; it echoes once per call.
-    const hold = Math.ceil(sessions / 2000) + 20;
+    const hold = Math.ceil(sessions / 2000 + 20 + Number(values.settle));
     const lac = spawnLts([
       "lac",
       ...["--server", `127.0.0.1:${ltsPort}`, "--tunnels", `${tunnels}`],
@@ -107,22 +124,28 @@ async function trial(): Promise<SwitchedTrial> {
       ...["--duration", `${hold}`, "--timeout", "120"],
     ]);
     let lastZero = performance.now();
+    let cpuAtZero = cpuSeconds(lts.pid);
+    let cpuAtAll = NaN;
     let allAt = 0;
     let seen = 0;
     const deadline = performance.now() + 180_000;
     while (performance.now() < deadline) {
       const t = performance.now();
       seen = await switchedTotal(apiPort);
-      if (seen === 0) lastZero = t;
+      if (seen === 0) {
+        lastZero = t;
+        cpuAtZero = cpuSeconds(lts.pid);
+      }
       if (seen >= sessions) {
         allAt = performance.now();
+        cpuAtAll = cpuSeconds(lts.pid);
         break;
       }
       if (/"sessions_up"/.test(lac.output())) break; // the LAC gave up (timeout)
       await sleep(20);
     }
     // One echo round per call crosses both legs before the memory reading.
-    await sleep(2500);
+    await sleep(Math.max(2.5, Number(values.settle)) * 1000);
     const rssSwitchedKiB = rssKiB(lts.pid);
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     const upstreamTunnels = Number(
@@ -151,6 +174,7 @@ async function trial(): Promise<SwitchedTrial> {
       rssSwitchedKiB,
       rssPerSessionB: ((rssSwitchedKiB - rssIdleKiB) * 1024) / sessions,
       upstreamTunnels,
+      switchCpuPerCallUs: ((cpuAtAll - cpuAtZero) * 1e6) / sessions,
     };
   } finally {
     await lts.stop();
