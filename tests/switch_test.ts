@@ -148,6 +148,23 @@ Deno.test("calls land at the upstream their rule names; frames cross both legs b
   assert.equal(lns.a1.node.tunnelCount, 1);
 });
 
+Deno.test("a switched call holds no timer: 9 more calls switched on the same tunnels leave the pending timers as they were", () => {
+  // 100,000 switched calls must not mean 200,000 armed timers (the setup deadline is cancelled).
+  const { sim, lts, lac1 } = testbed(21);
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  lac1.node.placeCall(t.value, call("first@isp-a.example", 0));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 1, 30_000));
+  sim.scheduler.advance(5_000); // acknowledgement timers run out
+  const before = sim.clock.pendingTimers;
+  // 9 more: the upstream tunnel (sessions_per_tunnel 10) takes them all, no new tunnel timers.
+  for (let i = 1; i <= 9; i++) lac1.node.placeCall(t.value, call(`u${i}@isp-a.example`, i));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 10, 30_000), JSON.stringify(lts.stats));
+  sim.scheduler.advance(5_000);
+  assert.equal(lts.stats.active, 10);
+  assert.equal(sim.clock.pendingTimers, before);
+});
+
 Deno.test("rejected realms get their result code; unknown realms the default", () => {
   const { sim, lac1 } = testbed(2);
   const t = lac1.node.openTunnel(LTS);
