@@ -65,6 +65,9 @@ export interface SwitchedTrial {
   switchCpuPerCallUs: number;
 }
 
+/** The LAC's data rate cap, frames/s over all calls. */
+const DATA_PPS = 20_000;
+
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -76,6 +79,8 @@ const { values } = parseArgs({
     "data-plane": { type: "string", default: "ffi" },
     /** Seconds to wait, once every call is switched, before the RSS reading (≥ 2.5). */
     settle: { type: "string", default: "2.5" },
+    /** The switch's --log-level; its last lines go to stderr when calls were left unswitched. */
+    "lts-log-level": { type: "string", default: "error" },
     /** V8 flags for the switch, e.g. `--max-semi-space-size=1`. */
     "lts-v8-flags": { type: "string" },
   },
@@ -101,7 +106,7 @@ async function trial(): Promise<SwitchedTrial> {
     "--config",
     `${dir}/policy.yaml`,
     "--log-level",
-    "error",
+    values["lts-log-level"]!,
     "--data-plane",
     values["data-plane"]!,
     // LTS_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch into DIR.
@@ -116,11 +121,16 @@ async function trial(): Promise<SwitchedTrial> {
     await sleep(500);
     const rssIdleKiB = rssKiB(lts.pid);
     // The LAC holds the calls long enough for the readings below; it echoes once per call.
-    const hold = Math.ceil(sessions / 2000 + 20 + Number(values.settle));
+    // Data: one LCP echo round per call before the RSS reading, at most DATA_PPS frames/s in all
+    // (the LAC, the switch and the LNS share two cores: 1 frame/s per call at 100,000 calls
+    // would be 100,000 echo rounds a second, enough to starve setup of CPU).
+    const pps = Math.min(sessions, DATA_PPS);
+    const settle = Math.max(2.5, Number(values.settle), sessions / pps + 1.5);
+    const hold = Math.ceil(sessions / 2000 + 20 + settle);
     const lac = spawnLts([
       "lac",
       ...["--server", `127.0.0.1:${ltsPort}`, "--tunnels", `${tunnels}`],
-      ...["--sessions", `${sessions}`, "--rate", `${rate}`, "--data-pps", `${sessions}`],
+      ...["--sessions", `${sessions}`, "--rate", `${rate}`, "--data-pps", `${pps}`],
       ...["--duration", `${hold}`, "--timeout", "120"],
     ]);
     let lastZero = performance.now();
@@ -145,13 +155,17 @@ async function trial(): Promise<SwitchedTrial> {
       await sleep(20);
     }
     // One echo round per call crosses both legs before the memory reading.
-    await sleep(Math.max(2.5, Number(values.settle)) * 1000);
+    await sleep(settle * 1000);
     const rssSwitchedKiB = rssKiB(lts.pid);
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     const upstreamTunnels = Number(
       /^lts_tunnels\{role="upstream",state="established"\} (\d+)/m.exec(metrics)?.[1] ?? 0,
     );
     const lacOut = await lac.stop();
+    if (seen < sessions) {
+      console.error(`${seen} of ${sessions} switched; the switch's last lines:`);
+      console.error(lts.output().split("\n").slice(-40).join("\n"));
+    }
     const summary = lastJson<{
       sessions_up: number;
       sessions_failed: number;
