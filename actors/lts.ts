@@ -38,8 +38,22 @@ import { StopCcnResult } from "../transport/avp_types.ts";
 
 const log = getLogger(["lts", "policy"]);
 
-/** Mailbox bound of the switch actor: every call's events pass through it. */
-const SWITCH_MAILBOX = 65536;
+/**
+ * Mailbox bound of the switch actor for what may be dropped under overload:
+ * PPP frames of calls it authenticates and relayed WEN/SLI (counted in
+ * `eventsLost`, `lts_limit_reached_total{limit="switch_mailbox"}`).
+ */
+export const SWITCH_MAILBOX = 65536;
+
+/**
+ * The switch's reserved lane: room for every call's lifecycle events (an
+ * ICRQ, up, closed or not placed, on each leg) and every tunnel's, so none
+ * is ever lost however full the mailbox is with frames — a lost "closed"
+ * would strand a leg. It grows with the limits in force at start.
+ */
+export function switchReserved(limits: { maxSessions: number; maxTunnels: number }): number {
+  return 6 * limits.maxSessions + 4 * limits.maxTunnels + 1024;
+}
 
 /** A running switch. */
 export interface Lts {
@@ -62,6 +76,8 @@ export interface LtsOptions {
   idleTunnelMs?: number;
   /** Opens the TUN device of a terminate target with `tun: true` (default: a real one, root only). */
   openTun?: SwitchOptions["openTun"];
+  /** The switch mailbox's bound for droppable events (default {@link SWITCH_MAILBOX}; tests). */
+  switchMailbox?: number;
 }
 
 /** Starts a switch on `socket` with `policy`. */
@@ -130,7 +146,10 @@ export function startLts(options: LtsOptions): Lts {
       idleTunnelMs: options.idleTunnelMs,
       openTun: options.openTun,
     }),
-    { capacity: SWITCH_MAILBOX },
+    {
+      capacity: options.switchMailbox ?? SWITCH_MAILBOX,
+      reserved: switchReserved(config.limits),
+    },
   );
   started.ref = switchRef;
   return { node, switch: switchRef, stats, policy: holder };

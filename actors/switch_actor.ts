@@ -50,6 +50,7 @@ import type { AvpFields } from "../transport/message.ts";
 import type { L2tpNode } from "./l2tp_node.ts";
 import type { CloseReason, NodeHooks, SessionHandle, TunnelInfo } from "./l2tp_types.ts";
 import type { Actor, ActorContext, ActorRef } from "./system.ts";
+import type { OverflowPolicy } from "./mailbox.ts";
 import { UpstreamPool, type UpstreamTunnel } from "./upstream_pool.ts";
 // The same bound as the session's own hold between ICRP and ICCN: the frames a PPP peer sends
 // before its first retransmission; LCP retransmits the rest.
@@ -295,9 +296,11 @@ class SwitchActor implements Actor<SwitchMsg> {
     ctx.setTimer(this.#idleMs / 4, { type: "idle_check" });
   }
 
-  overflow(): "must_deliver" {
-    // Every event changes a call's state; losing one would strand a leg.
-    return "must_deliver";
+  overflow(msg: SwitchMsg): OverflowPolicy {
+    // A PPP frame (LCP retransmits) or a relayed WEN/SLI may be dropped when the switch is
+    // behind; every other event changes a call's state, and losing one would strand a leg: those
+    // take the reserved lane, sized for every call's and tunnel's events (lts.ts).
+    return msg.type === "ppp_frame" || msg.type === "link_event" ? "reject_newest" : "must_deliver";
   }
 
   get #idleMs(): number {

@@ -45,7 +45,7 @@ rules:
 default: { reject: { result_code: 2 } }
 `;
 
-function testbed(seed: number, policyText = POLICY) {
+function testbed(seed: number, policyText = POLICY, extra: { switchMailbox?: number } = {}) {
   const sim = simulation(seed);
   const policy = loadPolicy(policyText, "lts.yaml");
   assert.ok(policy.ok, policy.ok ? "" : policy.error.join("\n"));
@@ -57,6 +57,7 @@ function testbed(seed: number, policyText = POLICY) {
     policy: policy.value,
     seed,
     memberHoldDownMs: 30_000,
+    ...extra,
   });
   const secret = (s: string) => new TextEncoder().encode(s);
   // Every LNS answers LCP Echo-Requests, as a PPP peer would, and records what it got.
@@ -571,6 +572,45 @@ Deno.test("a LAC CDN that crosses the LNS's ICRP is carried on with its Result C
     assert.equal(lts.stats.active, 0);
     assert.equal(lts.node.forwarding.size, 0);
   }
+});
+
+Deno.test("at the switch mailbox bound: a burst of 60 calls is switched and cleared with no event lost; PPP frames past it are counted drops", () => {
+  // A switch mailbox of 4 for droppable events: every call's lifecycle events take the reserved
+  // lane (sized from max_sessions and max_tunnels), PPP frames for the switch do not.
+  const { sim, lts, lac1, lns } = testbed(22, POLICY, { switchMailbox: 4 });
+  const t = lac1.node.openTunnel(LTS);
+  assert.ok(t.ok);
+  for (let i = 0; i < 60; i++) lac1.node.placeCall(t.value, call(`burst${i}@isp-b.example`, i));
+  assert.ok(sim.runUntil(() => lts.stats.switched === 60, 30_000), JSON.stringify(lts.stats));
+  assert.equal(lts.stats.eventsLost, 0);
+  // The LAC's tunnel goes (StopCCN): its 60 sessions close at once, 60 events in one burst.
+  lac1.node.closeTunnel(t.value, { resultCode: 6 });
+  assert.ok(sim.runUntil(() => lts.stats.active === 0, 30_000), JSON.stringify(lts.stats));
+  assert.equal(lns.b1.recorder.sessionsClosed.length + lns.b2.recorder.sessionsClosed.length, 60);
+  assert.equal(lts.node.forwarding.size, 0);
+  assert.equal(lts.stats.eventsLost, 0);
+
+  // A call with no proxy AVPs whose client answers lts's first LCP frame with 50 frames at once:
+  // the switch authenticates it, so its frames are events; past the bound they are dropped and
+  // counted.
+  let flooded = false;
+  const lac = sim.node({ hostname: "10.2.0.10", port: 1701 }, {
+    settings: { hostname: "lac-flood", secret: new TextEncoder().encode("lac-secret") },
+    hooks: {
+      frame: (s: SessionHandle) => {
+        if (flooded) return;
+        flooded = true;
+        for (let i = 0; i < 50; i++) s.sendFrame(echoRequest(i, 0x55555555));
+      },
+    },
+  });
+  const t2 = lac.node.openTunnel(LTS);
+  assert.ok(t2.ok);
+  lac.node.placeCall(t2.value, { callingNumber: "0209", calledNumber: "0809" });
+  assert.ok(sim.runUntil(() => lts.stats.eventsLost > 0, 30_000), JSON.stringify(lts.stats));
+  assert.ok(lts.stats.eventsLost <= 50 - 4, JSON.stringify(lts.stats));
+  // The call itself was not lost: with no PPP client behind it, it ends by lts's own timers.
+  assert.ok(sim.runUntil(() => lts.stats.active === 0, 120_000), JSON.stringify(lts.stats));
 });
 
 Deno.test("frames a LAC sends right after its ICCN wait for the upstream leg: the first EARLY_FRAMES reach the LNS in order, the rest are counted drops", () => {
