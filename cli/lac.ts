@@ -46,6 +46,8 @@ Options:
   --client-initiated   no proxy AVPs: run a PPP client on each call (LCP, auth, IPCP)
   --auth KIND          client-initiated: pap | chap | any, what we agree to authenticate
                        with (default any)
+  --silent             client-initiated: send no PPP until the peer's first frame (pppd's
+                       silent), so none can overtake our ICCN
   --called NUM         Called Number, {n} allowed (default 0800{n})
   --calling NUM        Calling Number, {n} allowed (default 0201{n})
   --data-pps P         LCP Echo-Requests per second, over all calls (default 10)
@@ -110,10 +112,13 @@ export const lacCommand: Command = {
         json: { type: "boolean", default: true },
         "client-initiated": { type: "boolean", default: false },
         auth: { type: "string", default: "any" },
+        silent: { type: "boolean", default: false },
         "data-plane": { type: "string", default: "auto" },
       },
     });
     const clientInitiated = values["client-initiated"]!;
+    const silent = values.silent!;
+    if (silent && !clientInitiated) throw new UsageError("--silent needs --client-initiated");
     if (!["pap", "chap", "any"].includes(values.auth!)) {
       throw new UsageError("--auth is pap, chap or any");
     }
@@ -178,8 +183,15 @@ export const lacCommand: Command = {
         },
       });
       links.set(s, link);
-      link.start();
+      // --silent (pppd's `silent`): send nothing until the peer's first frame, which it sends
+      // only once it has our ICCN. Starting at once can put our first Configure-Request on the
+      // wire before the ICCN when the ICCN waits for room in the control window; an LNS that
+      // drops data before ICCN (l2tpns: "ignoring ConfigReq in state Starting") then waits for
+      // LCP's 3 s restart.
+      if (silent) unstarted.add(link);
+      else link.start();
     };
+    const unstarted = new WeakSet<PppLink>();
     let firstCallAt = 0;
     let lastUpAt = 0;
     let settled = 0;
@@ -229,7 +241,10 @@ export const lacCommand: Command = {
         },
         frame: (s, frame) => {
           if (lcpCode(frame) === LcpCode.EchoReply) summary.data_received++;
-          links.get(s)?.receive(frame);
+          const link = links.get(s);
+          if (link === undefined) return;
+          if (unstarted.delete(link)) link.start();
+          link.receive(frame);
         },
       },
     });

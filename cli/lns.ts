@@ -7,7 +7,7 @@
  */
 
 import type { SessionHandle } from "../actors/l2tp_types.ts";
-import { echoReply } from "../ppp/echo.ts";
+import { echoReply, LcpCode, lcpCode } from "../ppp/echo.ts";
 import { IpPool, parseIpv4 } from "../ppp/ip_pool.ts";
 import { PppLink, wallClockArm } from "../ppp/link.ts";
 import { proxiedStart } from "../ppp/proxy.ts";
@@ -29,9 +29,16 @@ authenticates the user itself (PAP or CHAP-MD5), then IPCP gives an address
 from the pool, and LCP Echo keeps the link alive. When it stops (SIGINT,
 SIGTERM or --duration) it closes its tunnels with StopCCN and prints one JSON
 object: {"tunnels":[...],"sessions":[...],"data_received":n,"data_sent":n,
-"ppp_up":n}. Each session lists its Proxy Authen Name, Called and Calling
-Number, the Host Name of the tunnel it came on, and with --ppp its PPP user,
-address and whether the proxy authentication was accepted.
+"echo_requests":n,"ppp_up":n}; echo_requests counts the LCP Echo-Requests
+among the frames received, i.e. those that reached this far end. Each session
+lists its Proxy Authen Name, Called and Calling Number, the Host Name of the
+tunnel it came on, and with --ppp its PPP user, address and whether the proxy
+authentication was accepted.
+
+Tunnel authentication is strictly RFC 2661 §5.1.1. l2tpns forwarding calls
+here (setforward MASK IP PORT S) answers our challenge with its global
+l2tp_secret, not with S: give it l2tp_secret S as well, or its SCCCN gets
+StopCCN result 4 (README, Interoperability).
 
 Options:
   --listen HOST:PORT  where to listen (e.g. 127.0.0.1:1701)
@@ -76,6 +83,8 @@ export interface LnsSummary {
   sessions: SessionRecord[];
   data_received: number;
   data_sent: number;
+  /** LCP Echo-Requests among the frames received: what a switch in front of us carried this far. */
+  echo_requests: number;
   /** With --ppp: calls whose IPCP reached Opened. */
   ppp_up: number;
 }
@@ -118,6 +127,7 @@ export const lnsCommand: Command = {
     const sessions = new Map<SessionHandle, SessionRecord>();
     let dataReceived = 0;
     let dataSent = 0;
+    let echoRequests = 0;
     let pppUp = 0;
     const links = new Map<SessionHandle, PppLink>();
     const startPpp = (s: SessionHandle, record: SessionRecord, p: PppSettings) => {
@@ -203,6 +213,7 @@ export const lnsCommand: Command = {
         },
         frame: (s, frame) => {
           dataReceived++;
+          if (lcpCode(frame) === LcpCode.EchoRequest) echoRequests++;
           const link = links.get(s);
           if (link) return link.receive(frame);
           const reply = echoReply(frame, 0x4c545301) ?? frame;
@@ -218,6 +229,7 @@ export const lnsCommand: Command = {
       sessions: [...sessions.values()],
       data_received: dataReceived,
       data_sent: dataSent,
+      echo_requests: echoRequests,
       ppp_up: pppUp,
     };
     io.out(JSON.stringify(summary));
