@@ -59,7 +59,9 @@ export type SessionMsg =
   /** The call had its time to be established. */
   | { type: "setup_check" }
   /** The application is done with the proxy AVPs (see {@link SessionHandle.forgetProxyAvps}). */
-  | { type: "forget_proxy" };
+  | { type: "forget_proxy" }
+  /** From the tunnel: our ICCN (or OCCN) has gone on the wire. */
+  | { type: "sent" };
 
 /**
  * How long a call may take to be established before it is cleared with CDN
@@ -145,6 +147,14 @@ class SessionActor implements Actor<SessionMsg> {
       this.#forgetProxyAvps();
       return;
     }
+    if (msg.type === "sent") {
+      this.#connectPending = false;
+      if (this.#establishedPending && !this.#closed) {
+        this.#establishedPending = false;
+        this.#onEstablished(ctx);
+      }
+      return;
+    }
     if (msg.type === "tunnel_down") {
       this.#close(msg.reason, ctx);
       return;
@@ -210,7 +220,10 @@ class SessionActor implements Actor<SessionMsg> {
   #perform(effect: SessionEffect, ctx: ActorContext<SessionMsg>): void {
     const hooks = this.#s.host.hooks;
     switch (effect.type) {
-      case "send":
+      case "send": {
+        // Our ICCN (OCCN): the call is established once it is on the wire (see "established").
+        const connects = effect.message === "ICCN" || effect.message === "OCCN";
+        if (connects) this.#connectPending = true;
         // Accepting a call: the LAC may send data right after its ICCN, before we have taken
         // the ICCN in; hold the first frames rather than lose them (LCP would retransmit in 3 s).
         if (effect.message === "ICRP") this.#program(true);
@@ -220,35 +233,23 @@ class SessionActor implements Actor<SessionMsg> {
           fields: effect.fields,
           headerSessionId: effect.headerSessionId,
           fromSessionId: this.#s.localSessionId,
+          ...(connects ? { notifySent: true } : {}),
           ...(effect.message === "ICRQ" || effect.message === "OCRQ"
             ? { extra: this.#extraOut?.slice() }
             : {}),
         });
         break;
+      }
       case "ask_accept":
         if (hooks.incomingCall) hooks.incomingCall(this.#handle, effect.message);
         else this.#apply({ type: "accept" }, ctx);
         break;
       case "established":
-        this.#established = true;
-        if (this.#setupTimer !== undefined) ctx.cancelTimer(this.#setupTimer);
-        this.#setupTimer = undefined;
-        // Our ICRQ's vendor AVPs have been sent.
-        this.#extraOut = undefined;
-        this.#program(false);
-        log.debug("session {tunnelId}/{sessionId} established", {
-          tunnelId: this.#s.tunnelInfo.tunnelId,
-          sessionId: this.#s.localSessionId,
-        });
-        hooks.sessionEstablished?.(this.#handle);
-        if (this.#early !== undefined) {
-          const early = this.#early;
-          this.#early = undefined;
-          for (const frame of early) hooks.frame?.(this.#handle, frame);
-        }
-        // Our ICCN carried the proxy AVPs: this leg needs them no more (a switched session would
-        // otherwise keep four Uint8Arrays and the setup message's buffer for its whole life).
-        if (this.#s.side === "lac") this.#forgetProxyAvps();
+        // Our ICCN may still wait for window space in the tunnel: data sent now would reach the
+        // peer before it, for a session it does not know yet (xl2tpd and l2tpns drop it, and
+        // PPP then waits out a restart timer). The call is up for us once the ICCN has left.
+        if (this.#connectPending) this.#establishedPending = true;
+        else this.#onEstablished(ctx);
         break;
       case "closed":
         this.#close({
@@ -281,6 +282,29 @@ class SessionActor implements Actor<SessionMsg> {
         return never;
       }
     }
+  }
+
+  #onEstablished(ctx: ActorContext<SessionMsg>): void {
+    const hooks = this.#s.host.hooks;
+    this.#established = true;
+    if (this.#setupTimer !== undefined) ctx.cancelTimer(this.#setupTimer);
+    this.#setupTimer = undefined;
+    // Our ICRQ's vendor AVPs have been sent.
+    this.#extraOut = undefined;
+    this.#program(false);
+    log.debug("session {tunnelId}/{sessionId} established", {
+      tunnelId: this.#s.tunnelInfo.tunnelId,
+      sessionId: this.#s.localSessionId,
+    });
+    hooks.sessionEstablished?.(this.#handle);
+    if (this.#early !== undefined) {
+      const early = this.#early;
+      this.#early = undefined;
+      for (const frame of early) hooks.frame?.(this.#handle, frame);
+    }
+    // Our ICCN carried the proxy AVPs: this leg needs them no more (a switched session would
+    // otherwise keep four Uint8Arrays and the setup message's buffer for its whole life).
+    if (this.#s.side === "lac") this.#forgetProxyAvps();
   }
 
   /** Programs the forwarding entry; `early`: the call is not established yet, so frames are held. */
@@ -360,6 +384,10 @@ class SessionActor implements Actor<SessionMsg> {
   }
 
   #selfRef: ActorRef<SessionMsg> | undefined;
+  /** Our ICCN/OCCN waits in the tunnel for window space. */
+  #connectPending = false;
+  /** The FSM said established while {@link #connectPending}. */
+  #establishedPending = false;
   /** The setup deadline; cancelled once established (a switched call holds no timer). */
   #setupTimer: TimerHandle | undefined;
 
@@ -370,7 +398,7 @@ class SessionActor implements Actor<SessionMsg> {
 }
 
 function toEvent(
-  msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" | "forget_proxy" }>,
+  msg: Exclude<SessionMsg, { type: "tunnel_down" | "setup_check" | "forget_proxy" | "sent" }>,
 ): SessionEvent {
   switch (msg.type) {
     case "control":

@@ -134,6 +134,8 @@ export type TunnelMsg =
     extra?: Avp[];
     /** Our Session ID of the sending session. */
     fromSessionId: number;
+    /** Tell the session (`sent`) when the message first goes on the wire. */
+    notifySent?: boolean;
   }
   /** From a session actor: its peer's Session ID is now known. */
   | { type: "session_peer"; localSessionId: number; peerSessionId: number }
@@ -289,7 +291,17 @@ class TunnelActor implements Actor<TunnelMsg> {
         this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context, msg.extra);
         break;
       case "session_send":
-        if (!this.#send(msg.message, msg.fields, msg.headerSessionId, msg.extra)) {
+        if (
+          !this.#send(
+            msg.message,
+            msg.fields,
+            msg.headerSessionId,
+            msg.extra,
+            msg.notifySent
+              ? () => this.#sessionBySid(msg.fromSessionId)?.ref.send({ type: "sent" })
+              : undefined,
+          )
+        ) {
           // The message could not even be queued: the call cannot go on, and its session
           // must not wait for an answer that will never come.
           this.#sessionBySid(msg.fromSessionId)?.ref.send({
@@ -425,7 +437,13 @@ class TunnelActor implements Actor<TunnelMsg> {
     });
   }
 
-  #send(type: MessageTypeName, fields: AvpFields, headerSessionId: number, extra?: Avp[]): boolean {
+  #send(
+    type: MessageTypeName,
+    fields: AvpFields,
+    headerSessionId: number,
+    extra?: Avp[],
+    sent?: () => void,
+  ): boolean {
     if (this.#phase === "held" || this.#channel.closed) return false;
     const secret = this.#settings.secret;
     const hide = secret && this.#settings.hideAvps ? HIDDEN_AVPS : [];
@@ -441,6 +459,9 @@ class TunnelActor implements Actor<TunnelMsg> {
     );
     // Messages wait in the tunnel's backlog while the channel's own queue is full (its
     // window is the peer's to open); the backlog is bounded too.
+    if (this.#backlog.length < this.#settings.maxBacklog && sent !== undefined) {
+      this.#channel.whenSent(packet, sent);
+    }
     if (this.#backlog.length === 0 && this.#channel.send(packet) === "ok") return true;
     if (this.#backlog.length >= this.#settings.maxBacklog) {
       this.#s.host.counters.channelFull++;

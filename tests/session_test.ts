@@ -252,3 +252,37 @@ Deno.test("a second live ICRQ naming a peer Session ID already in use makes no s
   sim.scheduler.advance(500);
   assert.equal(controlMessages(got).filter((m) => m.type === "ICRP").length, 1);
 });
+
+Deno.test("a LAC's data never overtakes its ICCN: with the LNS's window at 1, the call is up for the LAC once its ICCN has left", () => {
+  // Eight calls at once through a window of one: most ICCNs wait in the tunnel for room. A LAC
+  // application that sends at once (a PPP client's first Configure-Request) must not put its
+  // frame on the wire before the ICCN of its session, or the LNS sees data for a call it does
+  // not know yet (xl2tpd and l2tpns drop it; PPP then waits out its 3 s restart timer).
+  const sim = simulation(31);
+  const lns = sim.node(LNS, { settings: { hostname: "lns", receiveWindowSize: 1 } });
+  const lac = sim.node(LAC, {
+    settings: { hostname: "lac" },
+    hooks: {
+      sessionEstablished: (s: SessionHandle) =>
+        void s.sendFrame(new Uint8Array([0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0])),
+    },
+  });
+  const id = lac.node.openTunnel(LNS);
+  assert.ok(id.ok);
+  for (let i = 0; i < 8; i++) lac.node.placeCall(id.value, { callingNumber: `020${i}` });
+  assert.ok(sim.runUntil(() => lns.recorder.frames.length === 8, 30_000));
+  // On the wire at the LNS, in order: each session's ICCN comes before its first data message.
+  const iccnSeen = new Set<number>();
+  let frames = 0;
+  for (const packet of lns.recorder.wire) {
+    const sessionId = (packet[packet[0] & 0x40 ? 6 : 4] << 8) | packet[packet[0] & 0x40 ? 7 : 5];
+    if ((packet[0] & 0x80) === 0) {
+      frames++;
+      assert.ok(iccnSeen.has(sessionId), `data for session ${sessionId} before its ICCN`);
+      continue;
+    }
+    const [m] = controlMessages([packet]);
+    if (m?.type === "ICCN") iccnSeen.add(m.header.sessionId);
+  }
+  assert.equal(frames, 8);
+});

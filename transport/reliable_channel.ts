@@ -259,6 +259,8 @@ export class ReliableChannel {
   #unacked: Unacked[] = [];
   /** Bodies waiting for window space; they get an Ns when first sent. */
   #queue: Uint8Array[] = [];
+  /** Callbacks for {@link whenSent}, by message body; few at a time (a call's ICCN). */
+  #onFirstSend: Map<Uint8Array, () => void> | undefined;
   /**
    * How many of `#unacked`, from the oldest, have been (re)sent since the last
    * timeout: the messages in flight. A timeout resets it to 0 (go back to the
@@ -505,10 +507,21 @@ export class ReliableChannel {
     this.#pump();
   }
 
+  /**
+   * Calls `sent` once `body` (given to {@link send}, or about to be) first
+   * goes on the wire, after it has waited for window space; never if the
+   * channel closes first.
+   */
+  whenSent(body: Uint8Array, sent: () => void): void {
+    if (this.#closed) return;
+    (this.#onFirstSend ??= new Map()).set(body, sent);
+  }
+
   /** Cancels every timer and drops all state; later calls do nothing. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#onFirstSend = undefined;
     this.#cancelRetransmitTimer();
     this.#cancelAckTimer();
     this.#ackOwed = 0;
@@ -611,6 +624,11 @@ export class ReliableChannel {
     }
     this.#inFlight++;
     this.#emit(pkt);
+    const sent = pkt.body === null ? undefined : this.#onFirstSend?.get(pkt.body);
+    if (sent !== undefined) {
+      this.#onFirstSend!.delete(pkt.body!);
+      sent();
+    }
     return true;
   }
 
