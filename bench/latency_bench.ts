@@ -13,7 +13,9 @@
  *   ICRQ→ICCN upstream, until the LNS has the ICCN.
  *
  * The same probes run once with no data traffic; the figures are p50/p99
- * and the loaded ÷ unloaded ratio of each.
+ * and the loaded ÷ unloaded ratio of each. Kernel drops per socket
+ * (/proc/net/udp) say where data and control messages were lost: a control
+ * message lost costs its probe an RFC 2661 §5.8 retransmission (1 s).
  *
  *   tools/deno run -A bench/latency_bench.ts [--probes 200] [--load 0.8]
  *
@@ -47,11 +49,12 @@ const { values } = parseArgs({
 const PROBES = Number(values.probes);
 const TUNNEL_PROBES = Math.max(10, Math.round(PROBES / 4));
 
-/** p50/p99 in ms of one probe kind. */
+/** p50/p99/max in ms of one probe kind. */
 export interface Quantiles {
   n: number;
   p50: number;
   p99: number;
+  max: number;
 }
 
 /** What the bench measured. */
@@ -62,7 +65,26 @@ export interface LatencyResult {
   ltsCpuLoaded: number;
   unloaded: Record<ProbeKind, Quantiles>;
   loaded: Record<ProbeKind, Quantiles>;
+  /**
+   * Datagrams the kernel dropped for a full receive buffer (/proc/net/udp)
+   * during the loaded probes, per port: lts's (both its sockets, data and
+   * control), the data sink's (`dp_blast`), the probing LAC's and the probed
+   * LNS's.
+   */
+  loadedDrops: Record<DropSocket, number>;
+  /** The same over the whole loaded data run (30 s), and what `dp_blast` counted of it. */
+  loadDrops: Record<DropSocket, number>;
+  load: { sent: number; received: number; sendErrors: number };
+  /**
+   * lts's drops in each second of the loaded data run, and the seconds the
+   * loaded probes started and ended in: when the loss falls outside the
+   * probes, it is not what the probes saw.
+   */
+  ltsDropsPerSecond: number[];
+  probeSeconds: [number, number];
 }
+
+type DropSocket = "lts" | "sink" | "lac" | "lns";
 
 type ProbeKind = "tunnel" | "call" | "callNewTunnel";
 
@@ -203,6 +225,7 @@ async function main(): Promise<LatencyResult> {
           sent: number;
           received: number;
           rate_pps: number;
+          send_errors: number;
         };
       });
 
@@ -236,6 +259,7 @@ async function main(): Promise<LatencyResult> {
         n: xs.length,
         p50: quantile(xs, 0.5),
         p99: quantile(xs, 0.99),
+        max: Math.max(...xs),
       });
       return {
         tunnel: q(times.tunnel),
@@ -246,14 +270,33 @@ async function main(): Promise<LatencyResult> {
     const unloaded = await probeRound();
     const saturated = await blast(4, 0);
     const offeredPps = Math.round(saturated.rate_pps * Number(values.load));
-    // The loaded run lasts as long as the unloaded probes took, three times over, to be safe.
+    const dropPorts: Record<DropSocket, number> = {
+      lts: ltsPort,
+      sink: sinkPort,
+      lac: lacSocket.local.port,
+      lns: probeLns.local.port,
+    };
+    const dropsBefore = udpDrops(dropPorts);
     const cpu0 = cpuSeconds(lts.pid);
     const t0 = performance.now();
+    // The loaded run lasts as long as the unloaded probes took, three times over, to be safe.
     const loadedBlast = blast(30, offeredPps);
+    const ltsDropsPerSecond: number[] = [];
+    let lastLtsDrops = dropsBefore.lts;
+    const sampler = setInterval(() => {
+      const now = udpDrops(dropPorts).lts;
+      ltsDropsPerSecond.push(now - lastLtsDrops);
+      lastLtsDrops = now;
+    }, 1000);
     await sleep(1500);
+    const drops0 = udpDrops(dropPorts);
+    const probesFrom = (performance.now() - t0) / 1000;
     const loaded = await probeRound();
+    const drops1 = udpDrops(dropPorts);
     const probeSeconds = (performance.now() - t0) / 1000;
     const background = await loadedBlast;
+    clearInterval(sampler);
+    const dropsAfter = udpDrops(dropPorts);
     const ltsCpuLoaded = (cpuSeconds(lts.pid) - cpu0) / ((performance.now() - t0) / 1000);
     if (probeSeconds > 29) throw new Error(`probes took ${probeSeconds} s, past the data load`);
     return {
@@ -263,6 +306,15 @@ async function main(): Promise<LatencyResult> {
       ltsCpuLoaded,
       unloaded,
       loaded,
+      loadedDrops: dropsBetween(drops0, drops1),
+      loadDrops: dropsBetween(dropsBefore, dropsAfter),
+      load: {
+        sent: background.sent,
+        received: background.received,
+        sendErrors: background.send_errors,
+      },
+      ltsDropsPerSecond,
+      probeSeconds: [Math.floor(probesFrom), Math.ceil(probeSeconds)],
     };
   } finally {
     await lts.stop();
@@ -272,6 +324,31 @@ async function main(): Promise<LatencyResult> {
     await Promise.all(sockets.map((s) => s.closed));
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Kernel receive-buffer drops of the IPv4 UDP sockets bound to `ports` (/proc/net/udp). */
+function udpDrops(ports: Record<DropSocket, number>): Record<DropSocket, number> {
+  const byPort = new Map<number, number>();
+  for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13) continue;
+    const port = parseInt(f[1].split(":")[1], 16);
+    byPort.set(port, (byPort.get(port) ?? 0) + Number(f[f.length - 1]));
+  }
+  const at = (port: number) => byPort.get(port) ?? 0;
+  return { lts: at(ports.lts), sink: at(ports.sink), lac: at(ports.lac), lns: at(ports.lns) };
+}
+
+function dropsBetween(
+  before: Record<DropSocket, number>,
+  after: Record<DropSocket, number>,
+): Record<DropSocket, number> {
+  return {
+    lts: after.lts - before.lts,
+    sink: after.sink - before.sink,
+    lac: after.lac - before.lac,
+    lns: after.lns - before.lns,
+  };
 }
 
 if (import.meta.main) {

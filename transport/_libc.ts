@@ -49,7 +49,10 @@ export interface Libc {
   describe(code: number): string;
 }
 
-/** Linux constants: socket(2), socket(7), ip(7), ipv6(7), poll(2), eventfd(2), errno(3). */
+/**
+ * Linux constants: socket(2), socket(7), ip(7), ipv6(7), poll(2), eventfd(2),
+ * errno(3), and classic BPF (`linux/filter.h`).
+ */
 export const C = {
   AF_INET: 2,
   AF_INET6: 10,
@@ -59,8 +62,10 @@ export const C = {
   SOL_SOCKET: 1,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
+  SO_REUSEPORT: 15,
   SO_SNDBUFFORCE: 32,
   SO_RCVBUFFORCE: 33,
+  SO_ATTACH_REUSEPORT_CBPF: 51,
   MSG_DONTWAIT: 0x40,
   MSG_TRUNC: 0x20,
   POLLIN: 0x1,
@@ -77,6 +82,18 @@ export const C = {
   IOVEC_BYTES: 16,
   /** `struct pollfd`: fd, events, revents. */
   POLLFD_BYTES: 8,
+  /** `struct sock_fprog`: a 16-bit length, padding, then a pointer to the program. */
+  SOCK_FPROG_BYTES: 16,
+  /** `struct sock_filter`: code (16 bits), jt, jf (8 bits each), k (32 bits). */
+  SOCK_FILTER_BYTES: 8,
+  /** Classic BPF opcodes: A = the byte at offset k of the packet. */
+  BPF_LD_B_ABS: 0x30,
+  /** A &= k. */
+  BPF_AND_K: 0x54,
+  /** A >>= k. */
+  BPF_RSH_K: 0x74,
+  /** Return A. */
+  BPF_RET_A: 0x16,
   /** Most datagrams one recvmmsg/sendmmsg call takes (UIO_MAXIOV). */
   UIO_MAXIOV: 1024,
 } as const;

@@ -23,6 +23,18 @@
  * writes an `eventfd(2)` that the poll also watches, so a pending poll ends at
  * once and the descriptor is closed only after it has.
  *
+ * Control messages get a kernel queue of their own. Control and data share
+ * the port (RFC 2661 §8.1: 1701); with one socket, a data plane near its limit
+ * fills the receive queue and the kernel drops control messages with the
+ * data, each drop costing the peer a §5.8 retransmission (1 s at first), and
+ * the ones it keeps wait behind up to ~10,000 frames (64 B ones in 8 MiB). So
+ * each bound address has two sockets in one SO_REUSEPORT group, and a classic
+ * BPF program attached to the group queues each datagram with the T bit set
+ * on the second. Each turn reads a batch of that socket before each data
+ * batch, and ends early once it has handled control messages, so that the
+ * actors (microtasks) get them at once. Where the kernel refuses SO_REUSEPORT
+ * or the program, the socket works alone and `onError` is told once, at bind.
+ *
  * Buffer lifetime (`datagram.ts`): a payload is a view of its slot, valid
  * during the handler call only; the slot is overwritten by the next batch.
  *
@@ -191,8 +203,9 @@ export class FfiUdpNetwork implements DatagramNetwork {
       fn.close(fd);
       return { ok: false, error: `${where}: ${what}${text}` };
     };
-    setBufferSize(libc, fd, C.SO_RCVBUFFORCE, C.SO_RCVBUF, this.#options.socketBufferBytes);
-    setBufferSize(libc, fd, C.SO_SNDBUFFORCE, C.SO_SNDBUF, this.#options.socketBufferBytes);
+    const bufferBytes = this.#options.socketBufferBytes;
+    setBufferSize(libc, fd, C.SO_RCVBUFFORCE, C.SO_RCVBUF, bufferBytes);
+    setBufferSize(libc, fd, C.SO_SNDBUFFORCE, C.SO_SNDBUF, bufferBytes);
     const name = new Uint8Array(C.SOCKADDR_BYTES);
     const nameLength = encodeSockaddr(checked.value, family, name);
     if (fn.bind(fd, name, nameLength) !== 0) return fail("");
@@ -204,9 +217,26 @@ export class FfiUdpNetwork implements DatagramNetwork {
     if (bound === undefined) return fail("getsockname: ");
     const wake = fn.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC);
     if (wake < 0) return fail("eventfd: ");
+    const control = openControlSocket(libc, fd, {
+      family,
+      name,
+      nameLength: length[0],
+      bufferBytes,
+    });
+    if (!control.ok) {
+      this.#onError(
+        new Error(`${where}: control messages share the data receive queue: ${control.error}`),
+        bound,
+      );
+    }
     return {
       ok: true,
-      value: new FfiUdpSocket(libc, fd, wake, family, bound, this.#options, this.#onError),
+      value: new FfiUdpSocket(libc, { fd, controlFd: control.ok ? control.value : -1, wake }, {
+        family,
+        local: bound,
+        options: this.#options,
+        onError: this.#onError,
+      }),
     };
   }
 }
@@ -217,6 +247,80 @@ function setBufferSize(libc: Libc, fd: number, force: number, plain: number, byt
   if (libc.fn.setsockopt(fd, C.SOL_SOCKET, force, value, 4) !== 0) {
     libc.fn.setsockopt(fd, C.SOL_SOCKET, plain, value, 4);
   }
+}
+
+/**
+ * Classic BPF run by the kernel on each datagram for the port's SO_REUSEPORT
+ * group, with the UDP payload at offset 0 (`reuseport_select_sock`); it
+ * returns the index of the socket to queue the datagram on, in the order the
+ * sockets joined: 0 the data socket, 1 the control socket. It returns the T
+ * bit (RFC 2661 §3.1: the top bit of the first byte). An empty datagram makes
+ * the load fail, which returns 0: data.
+ */
+const CONTROL_STEERING = [
+  [C.BPF_LD_B_ABS, 0],
+  [C.BPF_AND_K, 0x80],
+  [C.BPF_RSH_K, 7],
+  [C.BPF_RET_A, 0],
+] as const;
+
+/**
+ * Opens a second socket on `fd`'s address for control messages only, so that
+ * data filling `fd`'s receive queue never makes the kernel drop a control
+ * message (each drop costs the peer an RFC 2661 §5.8 retransmission, 1 s at
+ * first) nor queues one behind thousands of data frames. The two sockets
+ * form an SO_REUSEPORT group (socket(7)) steered by {@link CONTROL_STEERING}.
+ *
+ * `fd` was bound without SO_REUSEPORT, so a busy port still fails with
+ * `EADDRINUSE` and port 0 still gets a port no other group shares; it turns
+ * the option on only now, for the control socket to join. From then on
+ * another socket of the same user that sets SO_REUSEPORT could bind the port
+ * too; the program never picks it (its index is 2 or more), so it receives
+ * nothing. On failure `fd` is left as it was.
+ */
+function openControlSocket(
+  libc: Libc,
+  fd: number,
+  options: { family: number; name: Uint8Array; nameLength: number; bufferBytes: number },
+): Result<number, string> {
+  const { fn } = libc;
+  const flag = (on: boolean) => new Uint8Array(new Int32Array([on ? 1 : 0]).buffer);
+  if (fn.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, flag(true), 4) !== 0) {
+    return { ok: false, error: `SO_REUSEPORT: ${libc.describe(libc.errno())}` };
+  }
+  const control = fn.socket(options.family, C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0);
+  const fail = (what: string): Result<number, string> => {
+    const text = libc.describe(libc.errno());
+    if (control >= 0) fn.close(control);
+    fn.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, flag(false), 4);
+    return { ok: false, error: `${what}: ${text}` };
+  };
+  if (control < 0) return fail("socket");
+  if (fn.setsockopt(control, C.SOL_SOCKET, C.SO_REUSEPORT, flag(true), 4) !== 0) {
+    return fail("SO_REUSEPORT");
+  }
+  setBufferSize(libc, control, C.SO_RCVBUFFORCE, C.SO_RCVBUF, options.bufferBytes);
+  if (fn.bind(control, options.name, options.nameLength) !== 0) return fail("bind");
+  const filter = new Uint8Array(CONTROL_STEERING.length * C.SOCK_FILTER_BYTES);
+  const view = new DataView(filter.buffer);
+  CONTROL_STEERING.forEach(([code, k], i) => {
+    view.setUint16(i * C.SOCK_FILTER_BYTES, code, true);
+    view.setUint32(i * C.SOCK_FILTER_BYTES + 4, k, true);
+  });
+  const program = new Uint32Array(C.SOCK_FPROG_BYTES / 4);
+  program[0] = CONTROL_STEERING.length;
+  putPointer(program, 2, addressOf(filter));
+  const programBytes = new Uint8Array(program.buffer);
+  if (
+    fn.setsockopt(
+      control,
+      C.SOL_SOCKET,
+      C.SO_ATTACH_REUSEPORT_CBPF,
+      programBytes,
+      C.SOCK_FPROG_BYTES,
+    ) !== 0
+  ) return fail("SO_ATTACH_REUSEPORT_CBPF");
+  return { ok: true, value: control };
 }
 
 /** A destination's `sockaddr`, built once per frozen endpoint object. */
@@ -230,6 +334,8 @@ class FfiUdpSocket implements UdpSocket {
   readonly closed: Promise<void>;
   readonly #libc: Libc;
   readonly #fd: number;
+  /** The socket that gets the control messages ({@link openControlSocket}), or -1: `#fd` gets all. */
+  readonly #controlFd: number;
   readonly #wakeFd: number;
   readonly #family: number;
   readonly #onError: (error: unknown, socket: Endpoint) => void;
@@ -247,7 +353,8 @@ class FfiUdpSocket implements UdpSocket {
   readonly #rxIovecs = new Uint8Array(RECEIVE_BATCH * C.IOVEC_BYTES);
   readonly #rxBuffers = new Uint8Array(RECEIVE_BATCH * SLOT_STRIDE);
   readonly #rxSlots: Uint8Array[] = [];
-  readonly #rxPollFds = new Uint8Array(2 * C.POLLFD_BYTES);
+  readonly #rxPollFds = new Uint8Array(3 * C.POLLFD_BYTES);
+  readonly #rxPollCount: bigint;
   #receiving = false;
   #rxPollPending = false;
   #receiveErrorsInARow = 0;
@@ -276,19 +383,23 @@ class FfiUdpSocket implements UdpSocket {
 
   constructor(
     libc: Libc,
-    fd: number,
-    wakeFd: number,
-    family: number,
-    local: Endpoint,
-    options: Required<Omit<FfiUdpNetworkOptions, "onError">>,
-    onError: (error: unknown, socket: Endpoint) => void,
+    fds: { fd: number; controlFd: number; wake: number },
+    settings: {
+      family: number;
+      local: Endpoint;
+      options: Required<Omit<FfiUdpNetworkOptions, "onError">>;
+      onError: (error: unknown, socket: Endpoint) => void;
+    },
   ) {
+    const { fd, controlFd, wake: wakeFd } = fds;
+    const { options } = settings;
     this.#libc = libc;
     this.#fd = fd;
+    this.#controlFd = controlFd;
     this.#wakeFd = wakeFd;
-    this.#family = family;
-    this.local = local;
-    this.#onError = onError;
+    this.#family = settings.family;
+    this.local = settings.local;
+    this.#onError = settings.onError;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
     this.#settled = resolve;
@@ -313,6 +424,9 @@ class FfiUdpSocket implements UdpSocket {
     pollWords.setInt16(4, C.POLLIN, true);
     pollWords.setInt32(8, wakeFd, true);
     pollWords.setInt16(12, C.POLLIN, true);
+    pollWords.setInt32(16, controlFd, true);
+    pollWords.setInt16(20, C.POLLIN, true);
+    this.#rxPollCount = controlFd < 0 ? 2n : 3n;
     const txPoll = new DataView(this.#txPollFds.buffer);
     txPoll.setInt32(0, fd, true);
     txPoll.setInt16(4, C.POLLOUT, true);
@@ -423,7 +537,7 @@ class FfiUdpSocket implements UdpSocket {
         if (this.#isClosed) break;
         this.#rxPollPending = true;
         // Readable, woken by close, or at once when the turn stopped on its budget.
-        await fn.poll(this.#rxPollFds, 2n, -1);
+        await fn.poll(this.#rxPollFds, this.#rxPollCount, -1);
         this.#rxPollPending = false;
       }
     } finally {
@@ -433,28 +547,44 @@ class FfiUdpSocket implements UdpSocket {
     }
   }
 
-  /** Up to {@link BATCHES_PER_TURN} batches, each followed by a flush of the sends it caused. */
+  /**
+   * Up to {@link BATCHES_PER_TURN} data batches, until both sockets are
+   * empty, each after a batch of the control socket's. A turn that handled
+   * control messages ends after that data batch: the actors they went to run
+   * in microtasks, that is when the turn ends, and a full turn (1024 frames)
+   * would hold them back for milliseconds at each hop of a handshake. The
+   * data batch in between keeps a control flood from starving the data plane.
+   */
   #receiveTurn(): void {
-    const { fn } = this.#libc;
     for (let batch = 0; batch < BATCHES_PER_TURN && !this.#isClosed; batch++) {
-      const n = fn.recvmmsg(this.#fd, this.#rxHeaders, RECEIVE_BATCH, C.MSG_DONTWAIT, null);
-      if (n < 0) {
-        const errno = this.#libc.errno();
-        if (errno === C.EAGAIN) return;
-        if (errno === C.EINTR) continue;
+      const control = this.#controlFd < 0 ? 0 : this.#receiveBatch(this.#controlFd);
+      if (this.#isClosed) return;
+      const data = this.#receiveBatch(this.#fd);
+      if (control > 0 || (control === 0 && data >= 0 && data < RECEIVE_BATCH)) return;
+    }
+  }
+
+  /**
+   * One `recvmmsg` on `fd`, handled and followed by a flush of the sends it
+   * caused. Returns the datagrams read (0: `fd` is empty), or -1 after an
+   * error worth another try.
+   */
+  #receiveBatch(fd: number): number {
+    const n = this.#libc.fn.recvmmsg(fd, this.#rxHeaders, RECEIVE_BATCH, C.MSG_DONTWAIT, null);
+    if (n < 0) {
+      const errno = this.#libc.errno();
+      if (errno === C.EAGAIN) return 0;
+      if (errno !== C.EINTR) {
         this.#stats.receiveErrors++;
         this.#report(new Error(`recvmmsg: ${this.#libc.describe(errno)}`));
-        if (++this.#receiveErrorsInARow >= MAX_CONSECUTIVE_RECEIVE_ERRORS) {
-          this.close();
-          return;
-        }
-        continue;
+        if (++this.#receiveErrorsInARow >= MAX_CONSECUTIVE_RECEIVE_ERRORS) this.close();
       }
-      this.#receiveErrorsInARow = 0;
-      this.#dispatch(n);
-      this.#flush();
-      if (n < RECEIVE_BATCH) return;
+      return -1;
     }
+    this.#receiveErrorsInARow = 0;
+    this.#dispatch(n);
+    this.#flush();
+    return n;
   }
 
   #dispatch(n: number): void {
@@ -603,6 +733,7 @@ class FfiUdpSocket implements UdpSocket {
     if (this.#txHead < this.#txTail) return;
     this.#fdsClosed = true;
     this.#libc.fn.close(this.#fd);
+    if (this.#controlFd >= 0) this.#libc.fn.close(this.#controlFd);
     this.#libc.fn.close(this.#wakeFd);
     this.#senders.clear();
     this.#settled();

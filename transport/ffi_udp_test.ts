@@ -337,6 +337,84 @@ for (const backend of BACKENDS) {
 // ---------------------------------------------------------------------------
 // Selection
 
+// ---------------------------------------------------------------------------
+// The FFI backend's control queue
+
+Deno.test({
+  name: "ffi: a data flood that fills the receive buffer drops data, never control messages, " +
+    "and the control messages are handled first",
+  ignore: !FFI,
+  async fn() {
+    for (const hostname of ["127.0.0.1", "::1"]) {
+      const errors: unknown[] = [];
+      // 64 KiB asked, 128 KiB granted: ~150 datagrams of 64 bytes on loopback.
+      const net = new FfiUdpNetwork({ socketBufferBytes: 65536, onError: (e) => errors.push(e) });
+      const rx = bound(net, hostname);
+      const tx = bound(new FfiUdpNetwork(), hostname);
+      assert.deepEqual(errors, [], "the control socket joined");
+      // RFC 2661 §3.1: first byte 0x00 (T bit clear) for data, 0xc8 for control.
+      const message = (first: number, i: number) => {
+        const b = new Uint8Array(64);
+        b[0] = first;
+        new DataView(b.buffer).setUint32(8, i);
+        return b;
+      };
+      const floods = 4000;
+      for (const i of range(floods)) tx.send(message(0x00, i), rx.local);
+      await sleep(20);
+      for (const i of range(3)) tx.send(message(0xc8, i), rx.local);
+      await sleep(20);
+      const got: string[] = [];
+      rx.onReceive((p) => {
+        got.push(
+          `${p[0] & 0x80 ? "control" : "data"} ${
+            new DataView(p.buffer, p.byteOffset).getUint32(8)
+          }`,
+        );
+      });
+      assert.ok(
+        await waitFor(() => got.filter((g) => g.startsWith("control")).length === 3),
+        `${hostname}: ${got.length} received, no control`,
+      );
+      await sleep(20);
+      assert.deepEqual(got.slice(0, 3), ["control 0", "control 1", "control 2"], hostname);
+      const data = got.length - 3;
+      assert.ok(
+        data > 0 && data < floods,
+        `${hostname}: ${data} of ${floods} data messages: the buffer filled`,
+      );
+      await closeAll(rx, tx);
+    }
+  },
+});
+
+Deno.test({
+  name: "ffi: a turn that handled control messages ends after one data batch, so their " +
+    "microtasks (the actors) run before the rest of the data",
+  ignore: !FFI,
+  async fn() {
+    const net = new FfiUdpNetwork();
+    const rx = bound(net, "127.0.0.1"), tx = bound(net, "127.0.0.1");
+    const message = (first: number) => new Uint8Array([first, 0x02, 0, 1, 0, 1, 0, 0]);
+    const backlog = 10 * RECEIVE_BATCH;
+    tx.send(message(0xc8), rx.local);
+    for (const _ of range(backlog)) tx.send(message(0x00), rx.local);
+    await sleep(20);
+    let received = 0;
+    let seenByMicrotask = -1;
+    rx.onReceive((p) => {
+      received++;
+      if (p[0] & 0x80) queueMicrotask(() => seenByMicrotask = received);
+    });
+    assert.ok(await waitFor(() => received === backlog + 1));
+    assert.ok(
+      seenByMicrotask >= 1 && seenByMicrotask <= 1 + RECEIVE_BATCH,
+      `the control message's microtask ran after ${seenByMicrotask} datagrams`,
+    );
+    await closeAll(rx, tx);
+  },
+});
+
 Deno.test("createDatagramNetwork: deno always; ffi and auto pick FFI when it is usable", async () => {
   const deno = createDatagramNetwork("deno");
   assert.ok(deno.ok && deno.value.kind === "deno");
