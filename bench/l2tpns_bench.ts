@@ -1,7 +1,7 @@
 /**
  * lts against l2tpns (Debian) as a switch, in network namespaces like
- * `tests/interop/l2tpns_test.ts`: `lts lac --client-initiated --auth pap
- * --silent` (ns lac) → switch (ns sw, 1701) → `lts lns --ppp --accept-all` (ns lns).
+ * `tests/interop/l2tpns_test.ts`: `lts lac --client-initiated --auth pap`
+ * (ns lac) → switch (ns sw, 1701) → `lts lns --ppp --accept-all` (ns lns).
  * The switch is `lts run` (switching by realm), then l2tpns with
  * `setforward isp-a.example LNS 1701 SECRET` (it runs LCP and PAP itself,
  * asks RADIUS — `tests/interop/radius_responder.ts`, accept-all, beside it —
@@ -135,8 +135,7 @@ async function lac(args: string[]): Promise<LacRun> {
       ...["netns", "exec", NS.lac, Deno.execPath(), "run", "-A", MAIN, "lac"],
       ...["--server", `${IP.swLac}:1701`, "--hostname", "lac-north", "--secret", SECRET],
       ...["--user", "user{n}@isp-a.example", "--password", PASSWORD, "--client-initiated"],
-      // --silent: no PPP before the switch's first frame, which follows our ICCN (see lts lac).
-      ...["--auth", "pap", "--silent", "--timeout", "60", ...args],
+      ...["--auth", "pap", "--timeout", "60", ...args],
     ],
     stdout: "piped",
     stderr: "piped",

@@ -47,7 +47,7 @@ Options:
   --auth KIND          client-initiated: pap | chap | any, what we agree to authenticate
                        with (default any)
   --silent             client-initiated: send no PPP until the peer's first frame (pppd's
-                       silent), so none can overtake our ICCN
+                       silent)
   --called NUM         Called Number, {n} allowed (default 0800{n})
   --calling NUM        Calling Number, {n} allowed (default 0201{n})
   --data-pps P         LCP Echo-Requests per second, over all calls (default 10)
@@ -183,11 +183,9 @@ export const lacCommand: Command = {
         },
       });
       links.set(s, link);
-      // --silent (pppd's `silent`): send nothing until the peer's first frame, which it sends
-      // only once it has our ICCN. Starting at once can put our first Configure-Request on the
-      // wire before the ICCN when the ICCN waits for room in the control window; an LNS that
-      // drops data before ICCN (l2tpns: "ignoring ConfigReq in state Starting") then waits for
-      // LCP's 3 s restart.
+      // --silent (pppd's `silent`): send nothing until the peer's first frame. Without it the
+      // client starts at once: the call is up on our side only once our ICCN is on the wire, so
+      // its first Configure-Request cannot overtake the ICCN.
       if (silent) unstarted.add(link);
       else link.start();
     };

@@ -1,6 +1,6 @@
 /**
  * l2tpns (Debian) as the switch, `lts lns` upstream: `lts lac
- * --client-initiated --silent` → l2tpns + RADIUS → two `lts lns --ppp`, one
+ * --client-initiated` → l2tpns + RADIUS → two `lts lns --ppp`, one
  * per `setforward` realm, each in network namespaces like
  * `l2tpns_test.ts`. l2tpns runs LCP and PAP with the client, asks RADIUS,
  * then opens a tunnel to the remote LNS and forwards the call.
@@ -15,8 +15,10 @@
  * - isp-b, `setforward … 1702 T` with T ≠ S: the LNS refuses the SCCCN
  *   (StopCCN result 4, "wrong Challenge Response in SCCCN") and no call
  *   reaches it.
- * With `--silent` the LAC sends no PPP before l2tpns has its ICCN: l2tpns
- * drops none ("ignoring ConfigReq in state Starting").
+ * A burst of calls makes ICCNs wait for room in l2tpns's control window
+ * (4): the LAC's client starts when the call is up on its side, which is
+ * once its ICCN is on the wire, so l2tpns drops no Configure-Request that
+ * overtook an ICCN ("ignoring ConfigReq in state Starting").
  */
 import assert from "node:assert/strict";
 import type { LnsSummary } from "../../cli/lns.ts";
@@ -62,7 +64,7 @@ async function ltsLac(realm: string, args: string[]): Promise<Record<string, unk
   const out = await inNetns(NS.lac, [
     ...[Deno.execPath(), "run", "-A", MAIN, "lac", "--server", `${IP.swLac}:1701`],
     ...["--hostname", "lac-north", "--secret", SECRET, "--user", `user{n}@${realm}`],
-    ...["--password", PASSWORD, "--client-initiated", "--auth", "pap", "--silent", ...args],
+    ...["--password", PASSWORD, "--client-initiated", "--auth", "pap", ...args],
   ]).output();
   const stdout = new TextDecoder().decode(out.stdout);
   try {
