@@ -44,6 +44,7 @@
 
 import { parseArgs } from "node:util";
 import type { LnsSummary } from "../cli/lns.ts";
+import { l2tpnsConfig } from "../tests/interop/_l2tpns.ts";
 import { createTopology, sh, spawnIn, stopAll } from "../tests/interop/_netns.ts";
 import { ROOT, sleep } from "./_suite.ts";
 
@@ -261,28 +262,6 @@ async function measure(
   };
 }
 
-function l2tpnsConfig(dir: string): string {
-  return [
-    "set debug 3",
-    `set pid_file "${dir}/l2tpns.pid"`,
-    // Also the secret of its SCCCN Challenge Response to the remote LNS (see the module doc).
-    `set l2tp_secret "${SECRET}"`,
-    `set bind_address ${IP.swLac}`,
-    `set bind_address_remotelns ${IP.swLns}`,
-    "set cli_bind_address 127.0.0.1",
-    "set primary_dns 10.0.0.1",
-    "set primary_radius 127.0.0.1",
-    `set radius_secret "${RADIUS_SECRET}"`,
-    `set radius_authtypes "pap"`,
-    "set radius_accounting no",
-    "set send_garp no",
-    "set cluster_interface n-sw2",
-    "set cluster_hb_timeout 31",
-    `setforward isp-a.example ${IP.lns} 1701 ${SECRET}`,
-    "",
-  ].join("\n");
-}
-
 const ratio = (a: number | null, b: number | null) =>
   a === null || b === null || b === 0 ? null : a / b;
 
@@ -346,7 +325,20 @@ async function main(): Promise<L2tpnsResult> {
 
     // l2tpns as the switch.
     await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(`${dir}/etc/startup-config`, l2tpnsConfig(dir));
+    await Deno.writeTextFile(
+      `${dir}/etc/startup-config`,
+      l2tpnsConfig({
+        dir,
+        // Also the secret of its SCCCN Challenge Response to the remote LNS (see the module doc).
+        secret: SECRET,
+        bind: IP.swLac,
+        bindRemoteLns: IP.swLns,
+        radiusSecret: RADIUS_SECRET,
+        authTypes: "pap",
+        clusterInterface: "n-sw2",
+        forwards: [{ realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET }],
+      }),
+    );
     await Deno.writeTextFile(`${dir}/etc/ip_pool`, "10.101.0.0/22\n");
     await Deno.writeTextFile(`${dir}/etc/users`, "");
     const stopL2tpnsLns = await startLns(`${dir}/lns-l2tpns.log`);

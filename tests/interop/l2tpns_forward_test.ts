@@ -23,6 +23,7 @@
 import assert from "node:assert/strict";
 import type { LnsSummary } from "../../cli/lns.ts";
 import { failWithLogs, inNetns, readText, waitFor } from "./_capture.ts";
+import { l2tpnsConfig } from "./_l2tpns.ts";
 import { createTopology, spawnIn, stopAll } from "./_netns.ts";
 
 const NS = { lac: "lts-f-lac", sw: "lts-f-sw", lns: "lts-f-lns" };
@@ -35,29 +36,6 @@ const LNS_A_POOL = "10.103.0";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const RADIUS = new URL("./radius_responder.ts", import.meta.url).pathname;
-
-function startupConfig(dir: string): string {
-  return [
-    // 4: it logs the Error String of the StopCCN it gets.
-    "set debug 4",
-    `set pid_file "${dir}/l2tpns.pid"`,
-    `set l2tp_secret "${SECRET}"`,
-    `set bind_address ${IP.swLac}`,
-    `set bind_address_remotelns ${IP.swLns}`,
-    "set cli_bind_address 127.0.0.1",
-    "set primary_dns 10.0.0.1",
-    "set primary_radius 127.0.0.1",
-    `set radius_secret "${RADIUS_SECRET}"`,
-    `set radius_authtypes "pap"`,
-    "set radius_accounting no",
-    "set send_garp no",
-    "set cluster_interface f-sw2",
-    "set cluster_hb_timeout 31",
-    `setforward isp-a.example ${IP.lns} 1701 ${SECRET}`,
-    `setforward isp-b.example ${IP.lns} 1702 ${OTHER_SECRET}`,
-    "",
-  ].join("\n");
-}
 
 /** Runs `lts lac` for `realm` in the LAC's namespace and returns its JSON summary. */
 async function ltsLac(realm: string, args: string[]): Promise<Record<string, unknown>> {
@@ -98,7 +76,23 @@ Deno.test("l2tpns setforward → lts lns: its SCCCN answers with l2tp_secret, no
   const withLogs = failWithLogs(logs);
   try {
     await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(`${dir}/etc/startup-config`, startupConfig(dir));
+    await Deno.writeTextFile(
+      `${dir}/etc/startup-config`,
+      l2tpnsConfig({
+        dir,
+        secret: SECRET,
+        bind: IP.swLac,
+        bindRemoteLns: IP.swLns,
+        radiusSecret: RADIUS_SECRET,
+        authTypes: "pap",
+        clusterInterface: "f-sw2",
+        debug: 4, // it logs the Error String of the StopCCN it gets
+        forwards: [
+          { realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET },
+          { realm: "isp-b.example", address: IP.lns, port: 1702, secret: OTHER_SECRET },
+        ],
+      }),
+    );
     await Deno.writeTextFile(`${dir}/etc/ip_pool`, "10.101.0.0/24\n");
     await Deno.writeTextFile(`${dir}/etc/users`, "");
     for (

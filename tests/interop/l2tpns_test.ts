@@ -36,6 +36,7 @@ import {
   waitFor,
   waitForCapture,
 } from "./_capture.ts";
+import { l2tpnsConfig } from "./_l2tpns.ts";
 import { createTopology, spawnIn, stopAll } from "./_netns.ts";
 import { describeFrame } from "./pppd_standin.ts";
 
@@ -50,29 +51,6 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const RADIUS = new URL("./radius_responder.ts", import.meta.url).pathname;
 const PROBE_PORT = 17198;
-
-/** l2tpns's startup-config: its own log on stderr, RADIUS on loopback, no gratuitous ARP. */
-function startupConfig(dir: string): string {
-  return [
-    "set debug 3",
-    `set pid_file "${dir}/l2tpns.pid"`,
-    `set l2tp_secret "${L2TPNS_SECRET}"`,
-    `set bind_address ${IP.lns}`,
-    "set cli_bind_address 127.0.0.1",
-    "set primary_dns 10.0.0.1",
-    "set primary_radius 127.0.0.1",
-    `set radius_secret "${RADIUS_SECRET}"`,
-    // CHAP preferred; a client that Naks it (the PAP step) gets PAP.
-    `set radius_authtypes "chap,pap"`,
-    "set radius_accounting yes",
-    "set send_garp no",
-    "set cluster_interface n-lns",
-    // The shortest heartbeat timeout it takes (it raises lower ones to 3.1 s): the wait to
-    // become master, with no other cluster member, is this long instead of 15 s.
-    "set cluster_hb_timeout 31",
-    "",
-  ].join("\n");
-}
 
 /** Runs `lts lac` in the LAC's namespace and returns its JSON summary. */
 async function ltsLac(args: string[]): Promise<Record<string, unknown>> {
@@ -127,7 +105,18 @@ Deno.test("lts lac → lts → l2tpns with a RADIUS responder: NAS- and client-i
   const withLogs = failWithLogs(logs);
   try {
     await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(`${dir}/etc/startup-config`, startupConfig(dir));
+    await Deno.writeTextFile(
+      `${dir}/etc/startup-config`,
+      l2tpnsConfig({
+        dir,
+        secret: L2TPNS_SECRET,
+        bind: IP.lns,
+        radiusSecret: RADIUS_SECRET,
+        authTypes: "chap,pap",
+        radiusAccounting: true,
+        clusterInterface: "n-lns",
+      }),
+    );
     await Deno.writeTextFile(`${dir}/etc/ip_pool`, `${POOL}.0/24\n`);
     await Deno.writeTextFile(`${dir}/etc/users`, "");
     await Deno.writeTextFile(
