@@ -50,6 +50,32 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Kernel receive-buffer drops of the IPv4 UDP sockets by local port, from
+ * /proc/net/udp, summed over every socket on a port (lts's FFI backend binds
+ * two on its port: data and control). Empty where there is no /proc.
+ */
+export function udpDropsByPort(): Map<number, number> {
+  const byPort = new Map<number, number>();
+  try {
+    for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13) continue;
+      const port = parseInt(f[1].split(":")[1], 16);
+      byPort.set(port, (byPort.get(port) ?? 0) + Number(f[f.length - 1]));
+    }
+  } catch {
+    // Not Linux.
+  }
+  return byPort;
+}
+
+/** {@link udpDropsByPort} summed over `ports`. */
+export function udpDrops(ports: number[]): number {
+  const byPort = udpDropsByPort();
+  return ports.reduce((n, p) => n + (byPort.get(p) ?? 0), 0);
+}
+
 /** Busy and total jiffies of all CPUs, from /proc/stat. */
 export function cpuJiffies(): { busy: number; total: number } {
   const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)

@@ -39,6 +39,7 @@ import { ActorSystem } from "../actors/system.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { createDatagramNetwork } from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
+import { udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -161,20 +162,6 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** Kernel drops (full receive buffer) of the IPv4 UDP socket bound to `port`, from /proc/net/udp. */
-function socketDrops(port: number): number {
-  try {
-    const hex = port.toString(16).toUpperCase().padStart(4, "0");
-    for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(`:${hex}`)) return Number(f[f.length - 1]);
-    }
-  } catch {
-    // Not Linux.
-  }
-  return NaN;
-}
-
 function freePort(): number {
   const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
@@ -218,7 +205,7 @@ async function blast(
   pps = 0,
 ): Promise<BlastResult> {
   const cpu0 = pid ? cpuSeconds(pid) : NaN;
-  const drops0 = socketDrops(target);
+  const drops0 = udpDrops([target]);
   const t0 = performance.now();
   const out = await new Deno.Command(BLAST, {
     args: [`${target}`, `${sink}`, `${size}`, `${SECONDS}`, `${WARMUP}`, pairsFile, `${pps}`],
@@ -233,7 +220,7 @@ async function blast(
     ...r,
     cpu: used / wall,
     cpuPerFrameUs: (used / r.received) * 1e6,
-    drops: target === sink ? 0 : socketDrops(target) - drops0,
+    drops: target === sink ? 0 : udpDrops([target]) - drops0,
   };
 }
 

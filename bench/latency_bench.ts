@@ -33,7 +33,15 @@ import { ActorSystem } from "../actors/system.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { createDatagramNetwork } from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
-import { cpuSeconds, freeUdpPort, quantile, ROOT, sleep, spawnLts } from "./_suite.ts";
+import {
+  cpuSeconds,
+  freeUdpPort,
+  quantile,
+  ROOT,
+  sleep,
+  spawnLts,
+  udpDropsByPort,
+} from "./_suite.ts";
 
 const BLAST = `${ROOT}bench/baseline/build/dp_blast`;
 const DATA_SESSIONS = 1000;
@@ -328,13 +336,7 @@ async function main(): Promise<LatencyResult> {
 
 /** Kernel receive-buffer drops of the IPv4 UDP sockets bound to `ports` (/proc/net/udp). */
 function udpDrops(ports: Record<DropSocket, number>): Record<DropSocket, number> {
-  const byPort = new Map<number, number>();
-  for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    const port = parseInt(f[1].split(":")[1], 16);
-    byPort.set(port, (byPort.get(port) ?? 0) + Number(f[f.length - 1]));
-  }
+  const byPort = udpDropsByPort();
   const at = (port: number) => byPort.get(port) ?? 0;
   return { lts: at(ports.lts), sink: at(ports.sink), lac: at(ports.lac), lns: at(ports.lns) };
 }

@@ -51,6 +51,7 @@ import {
 import { echoReply, echoRequest, LcpCode, lcpCode } from "../ppp/echo.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
+import { udpDrops } from "./_suite.ts";
 
 const RULES = 10_000;
 const UPSTREAMS = 4;
@@ -143,18 +144,6 @@ function mustLoad(text: string, name: string): CompiledPolicy {
   const r = loadPolicy(text, name);
   if (!r.ok) throw new Error(formatPolicyErrors(r.error));
   return r.value;
-}
-
-/** Kernel drops of the UDP sockets bound to `ports` on 127.0.0.1 (/proc/net/udp). */
-function udpDrops(ports: number[]): number {
-  const want = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, "0")));
-  let drops = 0;
-  for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    if (want.has(f[1].split(":")[1])) drops += Number(f[f.length - 1]);
-  }
-  return drops;
 }
 
 function newSystem(): ActorSystem {

@@ -35,6 +35,7 @@ import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
+import { udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -176,20 +177,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/** Kernel drops (full receive buffer) of the IPv4 UDP socket bound to `port`, from /proc/net/udp. */
-function socketDrops(port: number): number {
-  try {
-    const hex = port.toString(16).toUpperCase().padStart(4, "0");
-    for (const line of Deno.readTextFileSync("/proc/net/udp").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(`:${hex}`)) return Number(f[f.length - 1]);
-    }
-  } catch {
-    // Not Linux.
-  }
-  return NaN;
 }
 
 function freePort(): number {
@@ -409,7 +396,7 @@ async function blast(
   pps = 0,
 ): Promise<BlastResult> {
   const cpu0 = cpuPid ? cpuSeconds(cpuPid) : NaN;
-  const drops0 = socketDrops(target);
+  const drops0 = udpDrops([target]);
   const t0 = performance.now();
   const out = await new Deno.Command(BLAST, {
     args: [`${target}`, `${sink}`, `${size}`, `${SECONDS}`, `${WARMUP}`, pairs, `${pps}`],
@@ -420,7 +407,7 @@ async function blast(
   if (!out.success) throw new Error("udp_blast failed");
   const r: Blast = JSON.parse(new TextDecoder().decode(out.stdout));
   const cpu = cpuPid ? (cpuSeconds(cpuPid) - cpu0) / wall : NaN;
-  return { ...r, cpu, relayDrops: target === sink ? 0 : socketDrops(target) - drops0 };
+  return { ...r, cpu, relayDrops: target === sink ? 0 : udpDrops([target]) - drops0 };
 }
 
 async function buildBlast(): Promise<void> {
