@@ -23,7 +23,12 @@ export interface Clock {
 }
 
 /**
- * The real clock: `performance.now()` and `setTimeout`.
+ * The real clock: `performance.now()`, and one native `setTimeout` for all
+ * its timers. Timers wait in a binary heap by due time (then by the order
+ * they were armed); a cancelled one is only marked, and dropped when it
+ * reaches the top or when the dead outnumber the live. The control plane
+ * arms and cancels a timer for nearly every message (retransmission,
+ * delayed acknowledgement): this costs a heap push, not a native timer each.
  *
  * @example
  * ```ts
@@ -31,36 +36,136 @@ export interface Clock {
  * const clock = new SystemClock();
  * const t = clock.setTimer(1000, () => {});
  * clock.cancel(t);
+ * if (clock.pendingTimers !== 0) throw new Error();
  * ```
  */
 export class SystemClock implements Clock {
-  #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  #heap: SystemTimer[] = [];
+  #live = 0;
   #nextId = 1;
+  /** The native timer and the due time it is armed for. */
+  #native: ReturnType<typeof setTimeout> | undefined;
+  #nativeDue = Infinity;
+  #firing = false;
 
   now(): number {
     return performance.now();
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const id = this.#nextId++;
-    const native = setTimeout(() => {
-      this.#timers.delete(id);
-      fn();
-    }, Math.max(0, delayMs));
-    this.#timers.set(id, native);
-    return { id };
+    const timer: SystemTimer = {
+      id: this.#nextId++,
+      due: performance.now() + Math.max(0, delayMs),
+      fn,
+    };
+    heapPush(this.#heap, timer);
+    this.#live++;
+    if (!this.#firing && timer.due < this.#nativeDue) this.#arm();
+    return timer;
   }
 
   cancel(timer: TimerHandle): void {
-    const native = this.#timers.get(timer.id);
-    if (native === undefined) return;
-    clearTimeout(native);
-    this.#timers.delete(timer.id);
+    const t = timer as SystemTimer;
+    if (t.fn === undefined) return;
+    t.fn = undefined;
+    this.#live--;
+    const heap = this.#heap;
+    if (this.#live === 0) {
+      heap.length = 0;
+      this.#disarm();
+    } else if (heap.length > 2 * this.#live + 1024) {
+      // Most are dead: rebuild from the live ones.
+      const live = heap.filter((x) => x.fn !== undefined);
+      heap.length = 0;
+      for (const x of live) heapPush(heap, x);
+    }
   }
 
   get pendingTimers(): number {
-    return this.#timers.size;
+    return this.#live;
   }
+
+  /** Arms the native timer for the earliest live timer, or none. */
+  #arm(): void {
+    const heap = this.#heap;
+    while (heap.length > 0 && heap[0].fn === undefined) heapPop(heap);
+    if (heap.length === 0) return this.#disarm();
+    const due = heap[0].due;
+    if (due === this.#nativeDue && this.#native !== undefined) return;
+    if (this.#native !== undefined) clearTimeout(this.#native);
+    this.#nativeDue = due;
+    this.#native = setTimeout(this.#fire, Math.max(0, due - performance.now()));
+  }
+
+  #disarm(): void {
+    if (this.#native !== undefined) clearTimeout(this.#native);
+    this.#native = undefined;
+    this.#nativeDue = Infinity;
+  }
+
+  readonly #fire = (): void => {
+    this.#native = undefined;
+    this.#nativeDue = Infinity;
+    this.#firing = true;
+    try {
+      const heap = this.#heap;
+      // A native timer may fire a fraction of a millisecond before performance.now() says.
+      const now = performance.now() + 0.5;
+      while (heap.length > 0 && heap[0].due <= now) {
+        const t = heapPop(heap)!;
+        const fn = t.fn;
+        if (fn === undefined) continue;
+        t.fn = undefined;
+        this.#live--;
+        fn();
+      }
+    } finally {
+      this.#firing = false;
+      this.#arm();
+    }
+  };
+}
+
+/** A timer of {@link SystemClock}; `fn` is cleared when it fires or is cancelled. */
+interface SystemTimer extends TimerHandle {
+  readonly due: number;
+  fn: (() => void) | undefined;
+}
+
+/** Earlier due first; equal due in arming order. */
+function before(a: SystemTimer, b: SystemTimer): boolean {
+  return a.due < b.due || (a.due === b.due && a.id < b.id);
+}
+
+function heapPush(heap: SystemTimer[], t: SystemTimer): void {
+  let i = heap.length;
+  heap.push(t);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!before(t, heap[parent])) break;
+    heap[i] = heap[parent];
+    i = parent;
+  }
+  heap[i] = t;
+}
+
+function heapPop(heap: SystemTimer[]): SystemTimer | undefined {
+  const top = heap[0];
+  const last = heap.pop();
+  if (heap.length === 0 || last === undefined) return top;
+  let i = 0;
+  const n = heap.length;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && before(heap[r], heap[l]) ? r : l;
+    if (!before(heap[c], last)) break;
+    heap[i] = heap[c];
+    i = c;
+  }
+  heap[i] = last;
+  return top;
 }
 
 interface ManualTimer {

@@ -80,3 +80,43 @@ Deno.test("ManualClock: mass cancellation (actor churn) keeps the survivors and 
   assert.deepEqual(fired, [907, 807, 707, 607, 507, 407, 307, 207, 107, 7]);
   assert.equal(clock.pendingTimers, 0);
 });
+
+Deno.test("SystemClock: 300 timers, a third cancelled, some armed from inside others: the rest fire in due order, none early, and nothing stays armed", async () => {
+  const clock = new SystemClock();
+  const fired: { id: number; due: number; at: number }[] = [];
+  const handles: { id: number; due: number }[] = [];
+  let nested = 0;
+  const arm = (delay: number) => {
+    const due = clock.now() + delay;
+    const h = clock.setTimer(delay, () => {
+      fired.push({ id: h.id, due, at: clock.now() });
+      // Timers armed while timers fire (retransmissions do this) are kept in order too.
+      if (nested < 20 && h.id % 7 === 0) {
+        nested++;
+        handles.push(arm(h.id % 3));
+      }
+    });
+    return { id: h.id, due, h };
+  };
+  const all = Array.from({ length: 300 }, (_, i) => arm((i * 37) % 40));
+  handles.push(...all);
+  const cancelled = new Set<number>();
+  for (const t of all) {
+    if (t.id % 3 === 0) {
+      clock.cancel(t.h);
+      clock.cancel(t.h); // twice is harmless
+      cancelled.add(t.id);
+    }
+  }
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(clock.pendingTimers, 0);
+  assert.equal(fired.length, handles.length - cancelled.size);
+  for (const f of fired) {
+    assert.ok(!cancelled.has(f.id), `cancelled timer ${f.id} fired`);
+    assert.ok(f.at >= f.due - 1, `timer ${f.id} fired ${f.due - f.at} ms early`);
+  }
+  // The first 300 fire in (due, armed) order.
+  const first = fired.filter((f) => f.id <= all.at(-1)!.id);
+  const byDue = [...first].sort((a, b) => a.due - b.due || a.id - b.id);
+  assert.deepEqual(first.map((f) => f.id), byDue.map((f) => f.id));
+});
