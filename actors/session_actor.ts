@@ -365,8 +365,9 @@ class SessionActor implements Actor<SessionMsg> {
     if (!PROXY_BULK.some((key) => call[key] !== undefined)) return;
     // A copy without them (`delete` would turn the object into a slower, larger dictionary).
     const kept: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(call)) {
-      if (!(PROXY_BULK as readonly string[]).includes(key)) kept[key] = value;
+    const from = call as Record<string, unknown>;
+    for (const key in from) {
+      if (!(PROXY_BULK as readonly string[]).includes(key)) kept[key] = from[key];
     }
     this.#state = { ...this.#state, call: kept as AvpFields };
   }

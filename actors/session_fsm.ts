@@ -716,7 +716,10 @@ const CALL_KEYS: ReadonlySet<AvpKey> = new Set(
 
 function pick(fields: AvpFields, keys: ReadonlySet<AvpKey>): AvpFields {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) {
+  const from = fields as Record<string, unknown>;
+  // for…in over a plain object, not Object.entries: no array per key (every setup message).
+  for (const k in from) {
+    const v = from[k];
     if (v !== undefined && keys.has(k as AvpKey)) out[k] = v;
   }
   return out as AvpFields;
