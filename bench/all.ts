@@ -3,7 +3,7 @@
  * section "## Benchmark suite (bench:all)" of `bench/RESULTS.md` (the other
  * sections are left as they are).
  *
- *   tools/deno task bench:all [--dp-runs 1] [--skip dataplane,l2tpns,...] [--no-write]
+ *   tools/deno task bench:all [--dp-runs 3] [--skip dataplane,l2tpns,...] [--no-write]
  *
  * Parts (each a child process, so one part's heap and timers cannot bend the
  * next one's figures):
@@ -49,7 +49,7 @@ type Part = typeof PARTS[number];
 const { values: opts } = parseArgs({
   args: Deno.args,
   options: {
-    "dp-runs": { type: "string", default: "1" },
+    "dp-runs": { type: "string", default: "3" },
     skip: { type: "string", default: "" },
     only: { type: "string", default: "" },
     "no-write": { type: "boolean", default: false },
