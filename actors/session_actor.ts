@@ -226,7 +226,8 @@ class SessionActor implements Actor<SessionMsg> {
         if (connects) this.#connectPending = true;
         // Accepting a call: the LAC may send data right after its ICCN, before we have taken
         // the ICCN in; hold the first frames rather than lose them (LCP would retransmit in 3 s).
-        if (effect.message === "ICRP") this.#program(true);
+        // Our own ICCN likewise: the peer may answer it with data before we hear that it left.
+        if (effect.message === "ICRP" || connects) this.#program(true);
         this.#s.tunnel.send({
           type: "session_send",
           message: effect.message,

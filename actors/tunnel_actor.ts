@@ -290,16 +290,20 @@ class TunnelActor implements Actor<TunnelMsg> {
       case "place_call":
         this.#placeCall(msg.fields, msg.outgoing ?? false, msg.context, msg.extra);
         break;
-      case "session_send":
+      case "session_send": {
+        // After our StopCCN nothing more of its sessions goes out: the StopCCN clears them
+        // (§5.7), and they are being told so (tunnel_down).
+        if (this.#phase === "closing" || this.#phase === "held") break;
+        // The session as it is now: by the time a queued ICCN leaves, its Session ID may have
+        // been freed and given to another call, which must not hear of this one's "sent".
+        const sender = this.#sessionBySid(msg.fromSessionId)?.ref;
         if (
           !this.#send(
             msg.message,
             msg.fields,
             msg.headerSessionId,
             msg.extra,
-            msg.notifySent
-              ? () => this.#sessionBySid(msg.fromSessionId)?.ref.send({ type: "sent" })
-              : undefined,
+            msg.notifySent ? () => sender?.send({ type: "sent" }) : undefined,
           )
         ) {
           // The message could not even be queued: the call cannot go on, and its session
@@ -313,6 +317,7 @@ class TunnelActor implements Actor<TunnelMsg> {
           });
         }
         break;
+      }
       case "session_peer": {
         const entry = this.#sessions.get(msg.localSessionId);
         if (entry) {
