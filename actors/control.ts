@@ -124,6 +124,14 @@ export interface PolicyErrorView {
 }
 
 /** The outcome of a reload. */
+/** The switch's mailbox is full: an API request is refused (HTTP 503), not queued. */
+export class SwitchBusyError extends Error {
+  constructor() {
+    super("the switch is busy (its mailbox is full); try again");
+    this.name = "SwitchBusyError";
+  }
+}
+
 export type ReloadOutcome =
   | { ok: true; version: number; unchanged?: boolean }
   | { ok: false; errors: PolicyErrorView[] };

@@ -11,14 +11,15 @@ import type { CompiledPolicy } from "../policies/compile.ts";
 import type { PolicyError } from "../policies/error.ts";
 import { endpointKey } from "../transport/datagram.ts";
 import type { Result } from "../transport/result.ts";
-import type {
-  LtsControl,
-  MetricsView,
-  PolicyView,
-  ReloadOutcome,
-  SessionView,
-  StatusView,
-  TunnelView,
+import {
+  type LtsControl,
+  type MetricsView,
+  type PolicyView,
+  type ReloadOutcome,
+  type SessionView,
+  type StatusView,
+  SwitchBusyError,
+  type TunnelView,
 } from "./control.ts";
 import type { DatagramSocket } from "../transport/datagram.ts";
 import { L2tpNode } from "./l2tp_node.ts";
@@ -46,13 +47,17 @@ const log = getLogger(["lts", "policy"]);
 export const SWITCH_MAILBOX = 65536;
 
 /**
- * The switch's reserved lane: room for every call's lifecycle events (an
- * ICRQ, up, closed or not placed, on each leg) and every tunnel's, so none
- * is ever lost however full the mailbox is with frames — a lost "closed"
- * would strand a leg. It grows with the limits in force at start.
+ * The switch's reserved lane: room for every lifecycle event there can be,
+ * so none is ever lost however full the mailbox is with frames (a lost
+ * "closed" would strand a leg or a place under `max_sessions`). Each session
+ * actor sends at most three (incoming call or not placed, up, closed), and
+ * there are at most `maxTunnels` tunnels of 65,535 sessions each, calls
+ * refused at `max_sessions` included (they have a session actor until their
+ * CDN); tunnels send two each. A bound, not an allocation: the ring grows as
+ * events wait.
  */
-export function switchReserved(limits: { maxSessions: number; maxTunnels: number }): number {
-  return 6 * limits.maxSessions + 4 * limits.maxTunnels + 1024;
+export function switchReserved(limits: { maxTunnels: number }): number {
+  return 3 * limits.maxTunnels * 65535 + 2 * limits.maxTunnels + 1024;
 }
 
 /** A running switch. */
@@ -190,9 +195,9 @@ export class LtsRuntime implements LtsControl {
 
   #ask<T>(make: (reply: (value: T) => void) => SwitchMsg): Promise<T> {
     return new Promise((resolve) => {
-      if (this.lts.switch.send(make(resolve)) !== "ok") {
-        throw new Error("the switch is not running");
-      }
+      const sent = this.lts.switch.send(make(resolve));
+      if (sent === "full") throw new SwitchBusyError();
+      if (sent !== "ok") throw new Error("the switch is not running");
     });
   }
 

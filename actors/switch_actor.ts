@@ -297,10 +297,11 @@ class SwitchActor implements Actor<SwitchMsg> {
   }
 
   overflow(msg: SwitchMsg): OverflowPolicy {
-    // A PPP frame (LCP retransmits) or a relayed WEN/SLI may be dropped when the switch is
-    // behind; every other event changes a call's state, and losing one would strand a leg: those
-    // take the reserved lane, sized for every call's and tunnel's events (lts.ts).
-    return msg.type === "ppp_frame" || msg.type === "link_event" ? "reject_newest" : "must_deliver";
+    // When the switch is behind, these may be refused: a PPP frame (LCP retransmits), a relayed
+    // WEN/SLI, and the API's requests (it answers 503), whose number no limit bounds. Every other
+    // event changes a call's state, and losing one would strand a leg: those take the reserved
+    // lane, sized for every session's and tunnel's events (lts.ts).
+    return REFUSABLE.has(msg.type) ? "reject_newest" : "must_deliver";
   }
 
   get #idleMs(): number {
@@ -1146,6 +1147,15 @@ class SwitchActor implements Actor<SwitchMsg> {
     }
   }
 }
+
+/** Switch messages that may be refused when its mailbox is full (see `overflow`). */
+const REFUSABLE: ReadonlySet<SwitchMsg["type"]> = new Set([
+  "ppp_frame",
+  "link_event",
+  "views",
+  "summary",
+  "disconnect_call",
+]);
 
 /** A call record's `proxy` once used. */
 const NO_FIELDS: AvpFields = Object.freeze({});

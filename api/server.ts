@@ -34,12 +34,13 @@
 
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
-import type {
-  LtsControl,
-  PolicyView,
-  SessionView,
-  StatusView,
-  TunnelView,
+import {
+  type LtsControl,
+  type PolicyView,
+  type SessionView,
+  type StatusView,
+  SwitchBusyError,
+  type TunnelView,
 } from "../actors/control.ts";
 import { EXPOSITION_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 
@@ -316,6 +317,10 @@ async function handle(
 }
 
 function internalError(e: unknown): Response {
+  if (e instanceof SwitchBusyError) {
+    log.warn("request refused: {error}", { error: e.message });
+    return error(503, e.message, { "retry-after": "1" });
+  }
   log.error("request failed: {error}", { error: e });
   return error(500, "internal error; see the lts.api log");
 }

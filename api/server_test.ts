@@ -8,6 +8,7 @@ import type {
   StatusView,
   TunnelView,
 } from "../actors/control.ts";
+import { SwitchBusyError } from "../actors/control.ts";
 import { UsageError } from "../cli/command.ts";
 import { statusCommand } from "../cli/status.ts";
 import { EXPOSITION_CONTENT_TYPE, parseExposition } from "./metrics.ts";
@@ -130,9 +131,13 @@ class FakeControl implements LtsControl {
   /** Held open by a test to keep a request in flight. */
   statusGate: Promise<void> = Promise.resolve();
 
+  /** Calls that answer as a switch whose mailbox is full. */
+  busy = new Set<string>();
+
   #call(name: string): void {
     this.calls.push(name);
     if (this.failing.has(name)) throw new Error(`${name} exploded`);
+    if (this.busy.has(name)) throw new SwitchBusyError();
   }
   async status(): Promise<StatusView> {
     this.#call("status");
@@ -438,6 +443,19 @@ Deno.test("a throwing control is a logged 500 JSON, and the server keeps serving
       assert.equal(r.headers.get("content-type"), "application/json");
       assert.match((r.body as { error: string }).error, /internal error/);
       assert.ok(!r.text.includes("exploded"), "the error's text stays in the log");
+    }
+    assert.equal((await call(`${url}/tunnels`)).status, 200);
+  });
+});
+
+Deno.test("a switch too busy to answer (its mailbox full) is a 503 with Retry-After, not a 500", async () => {
+  await withApi(async ({ url, control }) => {
+    control.busy = new Set(["status", "metrics"]);
+    for (const path of ["/status", "/metrics"]) {
+      const r = await call(url + path);
+      assert.equal(r.status, 503, path);
+      assert.equal(r.headers.get("retry-after"), "1");
+      assert.match((r.body as { error: string }).error, /busy/);
     }
     assert.equal((await call(`${url}/tunnels`)).status, 200);
   });

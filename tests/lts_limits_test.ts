@@ -6,6 +6,7 @@
  * in-memory network.
  */
 import assert from "node:assert/strict";
+import { SwitchBusyError } from "../actors/control.ts";
 import { LtsRuntime, startLts } from "../actors/lts.ts";
 import { loadPolicy } from "../policies/mod.ts";
 import { SESSION_SETUP_TIMEOUT_MS } from "../actors/session_actor.ts";
@@ -124,4 +125,45 @@ Deno.test("half-open calls (ICRQ, never ICCN) give back their place under limits
   sim.scheduler.advance(1_000);
   assert.equal(lts.stats.pending, 4);
   assert.equal(cdn4(), 6);
+});
+
+Deno.test("at the switch mailbox bound, API reads are refused with SwitchBusyError (HTTP 503) and a reload still goes through", async () => {
+  const sim = simulation(43);
+  const policy = loadPolicy(POLICY, "lts.yaml");
+  assert.ok(policy.ok);
+  const bound = sim.network.bind(LTS);
+  assert.ok(bound.ok);
+  const lts = startLts({
+    system: sim.system,
+    socket: bound.value,
+    policy: policy.value,
+    seed: 43,
+    switchMailbox: 2,
+  });
+  const runtime = new LtsRuntime(lts, {
+    system: sim.system,
+    source: "lts.yaml",
+    load: () => Promise.resolve(policy),
+  });
+  // The switch runs when the scheduler does: until then the first two requests fill its mailbox.
+  const first = [runtime.status(), runtime.sessions()];
+  await assert.rejects(runtime.status(), SwitchBusyError);
+  await assert.rejects(runtime.metrics(), SwitchBusyError);
+  // A reload is an operator's change, not a read: it takes the reserved lane (its request
+  // reaches the switch once the policy is loaded: a few turns of the event loop).
+  const reloaded = runtime.reload();
+  const run = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      sim.scheduler.advance(10);
+    }
+  };
+  await run();
+  await Promise.all(first);
+  const outcome = await reloaded;
+  assert.ok(outcome.ok && outcome.version === 2, JSON.stringify(outcome));
+  // Once the switch has caught up, reads are answered again.
+  const status = runtime.status();
+  await run();
+  assert.equal((await status).policyVersion, 2);
 });
