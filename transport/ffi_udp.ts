@@ -274,9 +274,12 @@ const CONTROL_STEERING = [
  * `fd` was bound without SO_REUSEPORT, so a busy port still fails with
  * `EADDRINUSE` and port 0 still gets a port no other group shares; it turns
  * the option on only now, for the control socket to join. From then on
- * another socket of the same user that sets SO_REUSEPORT could bind the port
- * too; the program never picks it (its index is 2 or more), so it receives
- * nothing. On failure `fd` is left as it was.
+ * another socket of the same user that sets SO_REUSEPORT can bind the port
+ * too: on the same address the program never picks it (its index is 2 or
+ * more), so it receives nothing; on a more specific address (127.0.0.1 where
+ * we bound 0.0.0.0) it takes that address's datagrams, as any socket there
+ * would. Only a process of our own user can do either. On failure `fd` is
+ * left as it was.
  */
 function openControlSocket(
   libc: Libc,
