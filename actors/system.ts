@@ -361,15 +361,18 @@ class Cell<M> implements ActorContext<M>, Runnable, ActorInfo {
   #exits: ExitNotice[] | undefined;
   #restarts: number[] | undefined;
   #finalizers: Set<() => void> | undefined;
+  /** Makes the behaviour; dropped after the first start of a temporary actor (never restarted). */
+  #start: (() => Actor<M>) | undefined;
 
   constructor(
     readonly system: ActorSystem,
     readonly id: number,
-    readonly start: () => Actor<M>,
+    start: () => Actor<M>,
     readonly options: SpawnOptions<M>,
     readonly parent: Cell<unknown> | undefined,
     readonly restart: RestartType,
   ) {
+    this.#start = start;
     this.self = new Ref(this);
     this.name = options.name?.key;
     this._mailbox = new Mailbox<M>(options.capacity, options.reserved ?? 8);
@@ -569,7 +572,10 @@ class Cell<M> implements ActorContext<M>, Runnable, ActorInfo {
       );
     }
     try {
-      this.#behaviour = this.start();
+      this.#behaviour = this.#start!();
+      // 200,000 session actors need not each keep a factory and its closure for a restart that
+      // a temporary actor never gets.
+      if (this.restart === "temporary") this.#start = undefined;
       this.#behaviour.onStart?.(this);
     } catch (error) {
       this.#busy = false;

@@ -72,6 +72,9 @@ export const HIDDEN_AVPS: readonly AvpKey[] = [
  */
 export const SESSION_MAILBOX = 16;
 
+/** How every session actor is spawned: one frozen object shared by all of them. */
+const SESSION_SPAWN = Object.freeze({ capacity: SESSION_MAILBOX, restart: "temporary" as const });
+
 /** Who may open a tunnel to us, and with what settings; decided per SCCRQ. */
 export type Admission =
   | { accept: true; settings?: Partial<TunnelSettings> }
@@ -855,7 +858,7 @@ class TunnelActor implements Actor<TunnelMsg> {
         host: this.#s.host,
         context,
       }),
-      { capacity: SESSION_MAILBOX, restart: "temporary" },
+      SESSION_SPAWN,
     );
     const entry: SessionEntry = { ref, peerSessionId: null, localSessionId: id.value };
     this.#sessions.set(id.value, entry);
