@@ -109,8 +109,10 @@ export class SystemClock implements Clock {
     this.#firing = true;
     try {
       const heap = this.#heap;
-      // A native timer may fire a fraction of a millisecond before performance.now() says.
-      const now = performance.now() + 0.5;
+      // Never early: callers compare now() with the deadline they armed for (the PPP engine
+      // takes an early timeout for a stale one). A native timer that fires a fraction of a
+      // millisecond before performance.now() reaches the due time is re-armed for the rest.
+      const now = performance.now();
       while (heap.length > 0 && heap[0].due <= now) {
         const t = heapPop(heap)!;
         const fn = t.fn;

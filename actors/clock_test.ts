@@ -87,6 +87,7 @@ Deno.test("SystemClock: 300 timers, a third cancelled, some armed from inside ot
   const handles: { id: number; due: number }[] = [];
   let nested = 0;
   const arm = (delay: number) => {
+    // Read before arming: the clock's own due time is at or after this one.
     const due = clock.now() + delay;
     const h = clock.setTimer(delay, () => {
       fired.push({ id: h.id, due, at: clock.now() });
@@ -113,7 +114,8 @@ Deno.test("SystemClock: 300 timers, a third cancelled, some armed from inside ot
   assert.equal(fired.length, handles.length - cancelled.size);
   for (const f of fired) {
     assert.ok(!cancelled.has(f.id), `cancelled timer ${f.id} fired`);
-    assert.ok(f.at >= f.due - 1, `timer ${f.id} fired ${f.due - f.at} ms early`);
+    // Never early (the PPP engine takes an early timeout for a stale one).
+    assert.ok(f.at >= f.due, `timer ${f.id} fired ${f.due - f.at} ms early`);
   }
   // The first 300 fire in (due, armed) order.
   const first = fired.filter((f) => f.id <= all.at(-1)!.id);
