@@ -44,8 +44,8 @@
 
 import { parseArgs } from "node:util";
 import type { LnsSummary } from "../cli/lns.ts";
-import { l2tpnsConfig } from "../tests/interop/_l2tpns.ts";
-import { createTopology, sh, spawnIn, stopAll } from "../tests/interop/_netns.ts";
+import { writeL2tpnsEtc } from "../tests/interop/_l2tpns.ts";
+import { sh, spawnIn, stopAll, switchTopology } from "../tests/interop/_netns.ts";
 import { ROOT, sleep } from "./_suite.ts";
 
 const NS = { lac: "lts-b-lac", sw: "lts-b-sw", lns: "lts-b-lns" };
@@ -269,18 +269,7 @@ async function main(): Promise<L2tpnsResult> {
   const dir = await Deno.makeTempDir({ prefix: "lts-l2tpns-bench-" });
   const children: Deno.ChildProcess[] = [];
   const notes: string[] = [];
-  const teardown = await createTopology(Object.values(NS), [
-    [{ netns: NS.lac, name: "n-lac", address: IP.lac }, {
-      netns: NS.sw,
-      name: "n-sw1",
-      address: IP.swLac,
-    }],
-    [{ netns: NS.sw, name: "n-sw2", address: IP.swLns }, {
-      netns: NS.lns,
-      name: "n-lns",
-      address: IP.lns,
-    }],
-  ]);
+  const teardown = await switchTopology(NS, IP, "n");
   const none: SwitchFigures = {
     setupPerS: null,
     cpuMsPerSession: null,
@@ -324,23 +313,17 @@ async function main(): Promise<L2tpnsResult> {
     }
 
     // l2tpns as the switch.
-    await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(
-      `${dir}/etc/startup-config`,
-      l2tpnsConfig({
-        dir,
-        // Also the secret of its SCCCN Challenge Response to the remote LNS (see the module doc).
-        secret: SECRET,
-        bind: IP.swLac,
-        bindRemoteLns: IP.swLns,
-        radiusSecret: RADIUS_SECRET,
-        authTypes: "pap",
-        clusterInterface: "n-sw2",
-        forwards: [{ realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET }],
-      }),
-    );
-    await Deno.writeTextFile(`${dir}/etc/ip_pool`, "10.101.0.0/22\n");
-    await Deno.writeTextFile(`${dir}/etc/users`, "");
+    await writeL2tpnsEtc({
+      dir,
+      // Also the secret of its SCCCN Challenge Response to the remote LNS (see the module doc).
+      secret: SECRET,
+      bind: IP.swLac,
+      bindRemoteLns: IP.swLns,
+      radiusSecret: RADIUS_SECRET,
+      authTypes: "pap",
+      clusterInterface: "n-sw2",
+      forwards: [{ realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET }],
+    }, "10.101.0.0/22");
     const stopL2tpnsLns = await startLns(`${dir}/lns-l2tpns.log`);
     spawnIn(children, NS.sw, [
       ...[Deno.execPath(), "run", "-A", "--config", CONFIG, RADIUS, "--secret", RADIUS_SECRET],

@@ -62,3 +62,17 @@ export function l2tpnsConfig(o: L2tpnsConfig): string {
     "",
   ].join("\n");
 }
+
+/**
+ * Writes `DIR/etc` for l2tpns (bind-mount it over /etc/l2tpns): its
+ * startup-config from `config`, an address pool (`ip_pool`, e.g.
+ * "10.101.0.0/24") and an empty `users`. Returns the folder.
+ */
+export async function writeL2tpnsEtc(config: L2tpnsConfig, ipPool: string): Promise<string> {
+  const etc = `${config.dir}/etc`;
+  await Deno.mkdir(etc, { recursive: true });
+  await Deno.writeTextFile(`${etc}/startup-config`, l2tpnsConfig(config));
+  await Deno.writeTextFile(`${etc}/ip_pool`, `${ipPool}\n`);
+  await Deno.writeTextFile(`${etc}/users`, "");
+  return etc;
+}

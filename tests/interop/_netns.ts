@@ -26,6 +26,29 @@ export interface VethEnd {
 }
 
 /**
+ * The topology of a switch in the middle: namespaces `ns.lac`, `ns.sw` and
+ * `ns.lns`, a veth pair LAC ↔ switch (`PREFIX-lac`, `PREFIX-sw1`) and one
+ * switch ↔ LNS (`PREFIX-sw2`, `PREFIX-lns`), addressed from `ip`. Returns
+ * the teardown, as {@link createTopology}.
+ */
+export function switchTopology(
+  ns: { lac: string; sw: string; lns: string },
+  ip: { lac: string; swLac: string; swLns: string; lns: string },
+  prefix: string,
+): Promise<() => Promise<void>> {
+  return createTopology([ns.lac, ns.sw, ns.lns], [
+    [
+      { netns: ns.lac, name: `${prefix}-lac`, address: ip.lac },
+      { netns: ns.sw, name: `${prefix}-sw1`, address: ip.swLac },
+    ],
+    [
+      { netns: ns.sw, name: `${prefix}-sw2`, address: ip.swLns },
+      { netns: ns.lns, name: `${prefix}-lns`, address: ip.lns },
+    ],
+  ]);
+}
+
+/**
  * Creates `namespaces` (loopback up) and one veth pair per link, addressed
  * and up; namespaces of these names left by an earlier run are removed
  * first. Returns the teardown, which deleting the namespaces completes: a

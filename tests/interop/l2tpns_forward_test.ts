@@ -23,8 +23,8 @@
 import assert from "node:assert/strict";
 import type { LnsSummary } from "../../cli/lns.ts";
 import { failWithLogs, inNetns, readText, waitFor } from "./_capture.ts";
-import { l2tpnsConfig } from "./_l2tpns.ts";
-import { createTopology, spawnIn, stopAll } from "./_netns.ts";
+import { writeL2tpnsEtc } from "./_l2tpns.ts";
+import { spawnIn, stopAll, switchTopology } from "./_netns.ts";
 
 const NS = { lac: "lts-f-lac", sw: "lts-f-sw", lns: "lts-f-lns" };
 const IP = { lac: "10.84.1.1", swLac: "10.84.1.2", swLns: "10.84.2.1", lns: "10.84.2.2" };
@@ -56,18 +56,7 @@ Deno.test("l2tpns setforward → lts lns: its SCCCN answers with l2tp_secret, no
   const dir = await Deno.makeTempDir({ prefix: "lts-interop-l2tpns-forward-" });
   const children: Deno.ChildProcess[] = [];
   const lnsChildren: Deno.ChildProcess[] = [];
-  const teardown = await createTopology(Object.values(NS), [
-    [{ netns: NS.lac, name: "f-lac", address: IP.lac }, {
-      netns: NS.sw,
-      name: "f-sw1",
-      address: IP.swLac,
-    }],
-    [{ netns: NS.sw, name: "f-sw2", address: IP.swLns }, {
-      netns: NS.lns,
-      name: "f-lns",
-      address: IP.lns,
-    }],
-  ]);
+  const teardown = await switchTopology(NS, IP, "f");
   const logs = {
     lnsA: `${dir}/lns-a.log`,
     lnsB: `${dir}/lns-b.log`,
@@ -75,26 +64,20 @@ Deno.test("l2tpns setforward → lts lns: its SCCCN answers with l2tp_secret, no
   };
   const withLogs = failWithLogs(logs);
   try {
-    await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(
-      `${dir}/etc/startup-config`,
-      l2tpnsConfig({
-        dir,
-        secret: SECRET,
-        bind: IP.swLac,
-        bindRemoteLns: IP.swLns,
-        radiusSecret: RADIUS_SECRET,
-        authTypes: "pap",
-        clusterInterface: "f-sw2",
-        debug: 4, // it logs the Error String of the StopCCN it gets
-        forwards: [
-          { realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET },
-          { realm: "isp-b.example", address: IP.lns, port: 1702, secret: OTHER_SECRET },
-        ],
-      }),
-    );
-    await Deno.writeTextFile(`${dir}/etc/ip_pool`, "10.101.0.0/24\n");
-    await Deno.writeTextFile(`${dir}/etc/users`, "");
+    await writeL2tpnsEtc({
+      dir,
+      secret: SECRET,
+      bind: IP.swLac,
+      bindRemoteLns: IP.swLns,
+      radiusSecret: RADIUS_SECRET,
+      authTypes: "pap",
+      clusterInterface: "f-sw2",
+      debug: 4, // it logs the Error String of the StopCCN it gets
+      forwards: [
+        { realm: "isp-a.example", address: IP.lns, port: 1701, secret: SECRET },
+        { realm: "isp-b.example", address: IP.lns, port: 1702, secret: OTHER_SECRET },
+      ],
+    }, "10.101.0.0/24");
     for (
       const [port, secret, pool, log] of [
         [1701, SECRET, `${LNS_A_POOL}.2-${LNS_A_POOL}.250`, logs.lnsA],

@@ -36,8 +36,8 @@ import {
   waitFor,
   waitForCapture,
 } from "./_capture.ts";
-import { l2tpnsConfig } from "./_l2tpns.ts";
-import { createTopology, spawnIn, stopAll } from "./_netns.ts";
+import { writeL2tpnsEtc } from "./_l2tpns.ts";
+import { spawnIn, stopAll, switchTopology } from "./_netns.ts";
 import { describeFrame } from "./pppd_standin.ts";
 
 const NS = { lac: "lts-n-lac", sw: "lts-n-sw", lns: "lts-n-lns" };
@@ -85,18 +85,7 @@ const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")
 Deno.test("lts lac → lts → l2tpns with a RADIUS responder: NAS- and client-initiated calls", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "lts-interop-l2tpns-" });
   const children: Deno.ChildProcess[] = [];
-  const teardown = await createTopology(Object.values(NS), [
-    [{ netns: NS.lac, name: "n-lac", address: IP.lac }, {
-      netns: NS.sw,
-      name: "n-sw1",
-      address: IP.swLac,
-    }],
-    [{ netns: NS.sw, name: "n-sw2", address: IP.swLns }, {
-      netns: NS.lns,
-      name: "n-lns",
-      address: IP.lns,
-    }],
-  ]);
+  const teardown = await switchTopology(NS, IP, "n");
   const logs = {
     lts: `${dir}/lts.log`,
     l2tpns: `${dir}/l2tpns.log`,
@@ -104,21 +93,15 @@ Deno.test("lts lac → lts → l2tpns with a RADIUS responder: NAS- and client-i
   };
   const withLogs = failWithLogs(logs);
   try {
-    await Deno.mkdir(`${dir}/etc`);
-    await Deno.writeTextFile(
-      `${dir}/etc/startup-config`,
-      l2tpnsConfig({
-        dir,
-        secret: L2TPNS_SECRET,
-        bind: IP.lns,
-        radiusSecret: RADIUS_SECRET,
-        authTypes: "chap,pap",
-        radiusAccounting: true,
-        clusterInterface: "n-lns",
-      }),
-    );
-    await Deno.writeTextFile(`${dir}/etc/ip_pool`, `${POOL}.0/24\n`);
-    await Deno.writeTextFile(`${dir}/etc/users`, "");
+    await writeL2tpnsEtc({
+      dir,
+      secret: L2TPNS_SECRET,
+      bind: IP.lns,
+      radiusSecret: RADIUS_SECRET,
+      authTypes: "chap,pap",
+      radiusAccounting: true,
+      clusterInterface: "n-lns",
+    }, `${POOL}.0/24`);
     await Deno.writeTextFile(
       `${dir}/lts.yaml`,
       `hostname: lts-sw\nlisten: ["0.0.0.0:1701"]\n` +

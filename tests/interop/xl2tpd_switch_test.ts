@@ -20,7 +20,7 @@ import type { PacketDescription } from "../../transport/describe.ts";
 import { decodeHeader } from "../../transport/header.ts";
 import type { UdpDatagram } from "../../transport/pcap.ts";
 import { crossCheckCapture, readText, startCapture, waitFor, waitForCapture } from "./_capture.ts";
-import { createTopology, spawnIn, stopAll } from "./_netns.ts";
+import { spawnIn, stopAll, switchTopology } from "./_netns.ts";
 import { describeFrame, pppdLauncher } from "./pppd_standin.ts";
 
 const NS = { lac: "lts-t-lac", sw: "lts-t-sw", lns: "lts-t-lns" };
@@ -32,18 +32,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PROBE_PORT = 17199;
 
 function topology(): Promise<() => Promise<void>> {
-  return createTopology(Object.values(NS), [
-    [{ netns: NS.lac, name: "t-lac", address: IP.lac }, {
-      netns: NS.sw,
-      name: "t-sw1",
-      address: IP.swLac,
-    }],
-    [{ netns: NS.sw, name: "t-sw2", address: IP.swLns }, {
-      netns: NS.lns,
-      name: "t-lns",
-      address: IP.lns,
-    }],
-  ]);
+  return switchTopology(NS, IP, "t");
 }
 
 interface Run {
