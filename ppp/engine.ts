@@ -533,12 +533,20 @@ function timeout(st: Step, timer: EngineTimer): void {
       if (s.ipcp !== null) ipcpInput(st, { type: "timeout" });
       return;
     case "auth":
-      // A timeout before the deadline of the timer armed last is a stale one.
-      if (s.auth === null || s.authDeadline === null || now < s.authDeadline) return;
+      if (s.auth === null || s.authDeadline === null) return;
+      // Early (a host clock a hair ahead of the timer): wait out the rest rather than lose it.
+      if (now < s.authDeadline) {
+        st.fx.push({ type: "arm_timer", timer: "auth", ms: s.authDeadline - now });
+        return;
+      }
       s.authDeadline = null;
       return authInput(st, { type: "timeout", now });
     case "echo":
-      if (s.echo.deadline === null || now < s.echo.deadline) return;
+      if (s.echo.deadline === null) return;
+      if (now < s.echo.deadline) {
+        st.fx.push({ type: "arm_timer", timer: "echo", ms: s.echo.deadline - now });
+        return;
+      }
       s.echo = { ...s.echo, deadline: null };
       return echoTick(st);
     default:

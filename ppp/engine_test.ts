@@ -430,6 +430,30 @@ Deno.test("echo keepalive: answered echoes keep the link; a dead peer is detecte
   assert.deepEqual(l.find(CLIENT, "closed"), [{ type: "closed" }]);
 });
 
+Deno.test("an echo timeout a fraction of a millisecond early waits out the rest instead of being lost", () => {
+  // A host timer may fire a hair before the host clock reaches the deadline; taking that for a
+  // stale timeout (and arming nothing) used to end the keepalive for good.
+  const l = link(
+    serverConfig("pap", pool(), { echo: { intervalMs: 1000, maxMissed: 3 } }),
+    clientConfig(),
+  ).start().run(100);
+  assertOpenAllButTimers(l);
+  const state = l.parties[SERVER].state;
+  const deadline = state.echo.deadline;
+  assert.ok(deadline !== null);
+  const early = stepEngine(state, { type: "timeout", timer: "echo", now: deadline - 0.3 });
+  assert.deepEqual(early.effects, [{
+    type: "arm_timer",
+    timer: "echo",
+    ms: deadline - (deadline - 0.3),
+  }]);
+  const due = stepEngine(early.state, { type: "timeout", timer: "echo", now: deadline });
+  const sent = due.effects.filter((e) => e.type === "send");
+  assert.equal(sent.length, 1, JSON.stringify(due.effects));
+  assert.equal(sent[0].type === "send" && sent[0].frame[4], ControlCode.EchoRequest);
+  assert.ok(due.effects.some((e) => e.type === "arm_timer" && e.timer === "echo"));
+});
+
 function assertOpenAllButTimers(l: Link): void {
   assert.equal(l.parties[SERVER].state.phase, "open");
   assert.equal(l.parties[CLIENT].state.phase, "open");
