@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Result } from "../transport/result.ts";
+
 /**
  * One problem in a policy file, at the position of the offending YAML node.
  * Lines and columns count from 1; a problem with no position (the file
@@ -61,4 +63,19 @@ export function formatPolicyErrors(errors: readonly PolicyError[]): string {
 /** Orders errors by file, line and column. */
 export function byPosition(a: PolicyError, b: PolicyError): number {
   return a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col;
+}
+
+/**
+ * Reads a policy or users file; a file that cannot be read is one error,
+ * `file: cannot read: …`, with no position.
+ */
+export async function readPolicyText(path: string): Promise<Result<string, PolicyError[]>> {
+  try {
+    return { ok: true, value: await Deno.readTextFile(path) };
+  } catch (e) {
+    return {
+      ok: false,
+      error: [new PolicyError(path, 0, 0, `cannot read: ${(e as Error).message}`)],
+    };
+  }
 }

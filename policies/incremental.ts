@@ -24,7 +24,7 @@
 
 import type { Result } from "../transport/result.ts";
 import { CompiledPolicy } from "./compile.ts";
-import { PolicyError } from "./error.ts";
+import { PolicyError, readPolicyText } from "./error.ts";
 import type { LoadReply, LoadRequest } from "./load_worker.ts";
 import { parsePolicy, parsePolicyHead, parseRuleChunk, type PolicyHead } from "./parse.ts";
 import type { RuleOutcome } from "./parse.ts";
@@ -202,16 +202,9 @@ export class PolicyLoader {
 
   /** Reads, parses, validates and compiles `path`; a file that cannot be read is one error. */
   async load(path: string): Promise<Result<CompiledPolicy, PolicyError[]>> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      return {
-        ok: false,
-        error: [new PolicyError(path, 0, 0, `cannot read: ${(e as Error).message}`)],
-      };
-    }
-    const config = await this.parse(text, path);
+    const text = await readPolicyText(path);
+    if (!text.ok) return text;
+    const config = await this.parse(text.value, path);
     if (!config.ok) return config;
     // Compiling takes a few ms: after a long parse, let the event loop in first.
     if (performance.now() - this.#sliceStart > this.#sliceMs) await this.#pause();
@@ -332,14 +325,9 @@ export async function parseHere(
 ): Promise<Result<PolicyConfig, PolicyError[]>> {
   let text = request.text;
   if (text === undefined) {
-    try {
-      text = await Deno.readTextFile(request.path);
-    } catch (e) {
-      return {
-        ok: false,
-        error: [new PolicyError(request.path, 0, 0, `cannot read: ${(e as Error).message}`)],
-      };
-    }
+    const read = await readPolicyText(request.path);
+    if (!read.ok) return read;
+    text = read.value;
   }
   const parsed = parsePolicy(text, request.path);
   return parsed.ok ? await loadUsersFiles(parsed.value, request.path) : parsed;

@@ -20,7 +20,7 @@
 
 import type { Result } from "../transport/result.ts";
 import { CompiledPolicy } from "./compile.ts";
-import { PolicyError } from "./error.ts";
+import { type PolicyError, readPolicyText } from "./error.ts";
 import { parsePolicy } from "./parse.ts";
 import { parseOffThread } from "./incremental.ts";
 import { loadUsersFiles } from "./_users_files.ts";
@@ -70,16 +70,9 @@ export function loadPolicy(
  * ```
  */
 export async function loadPolicyFile(path: string): Promise<Result<CompiledPolicy, PolicyError[]>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    return {
-      ok: false,
-      error: [new PolicyError(path, 0, 0, `cannot read: ${(e as Error).message}`)],
-    };
-  }
-  const parsed = parsePolicy(text, path);
+  const text = await readPolicyText(path);
+  if (!text.ok) return text;
+  const parsed = parsePolicy(text.value, path);
   if (!parsed.ok) return parsed;
   const resolved = await loadUsersFiles(parsed.value, path);
   return resolved.ok ? { ok: true, value: new CompiledPolicy(resolved.value) } : resolved;

@@ -24,7 +24,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar } from "yaml";
-import { byPosition, PolicyError } from "../policies/error.ts";
+import { byPosition, PolicyError, readPolicyText } from "../policies/error.ts";
 import type { Result } from "../transport/result.ts";
 
 /** One local user. */
@@ -215,14 +215,6 @@ function readUser(
  * ```
  */
 export async function loadUsersFile(path: string): Promise<Result<LocalUsers, PolicyError[]>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    return {
-      ok: false,
-      error: [new PolicyError(path, 0, 0, `cannot read: ${(e as Error).message}`)],
-    };
-  }
-  return parseUsers(text, path);
+  const text = await readPolicyText(path);
+  return text.ok ? parseUsers(text.value, path) : text;
 }
