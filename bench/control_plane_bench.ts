@@ -14,18 +14,10 @@
 
 import { simulation } from "../tests/_l2tp_sim.ts";
 import type { LacSummary } from "../cli/lac.ts";
+import { freeUdpPort, median } from "./_suite.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
 const RUNS = 3;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function freeUdpPort(): number {
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
 
 /** The kernel's count of UDP datagrams dropped for a full socket receive buffer (Linux), or NaN. */
 function udpRcvbufErrors(): number {

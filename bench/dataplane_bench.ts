@@ -39,7 +39,7 @@ import { ActorSystem } from "../actors/system.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { createDatagramNetwork } from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
-import { udpDrops } from "./_suite.ts";
+import { cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -66,10 +66,6 @@ const SIZES = opts.sizes!.split(",").map(Number);
 const BACKENDS = ["ffi", "deno"] as const;
 const PROFILE_DIR = Deno.env.get("LTS_BENCH_CPU_PROF");
 type Backend = typeof BACKENDS[number];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 const pinned = Deno.env.get("LTS_DATAPLANE_BENCH_CPUS");
 const cpus = pinned ? Number(pinned) : navigator.hardwareConcurrency;
@@ -149,24 +145,6 @@ async function startPinned(cmd: string, args: string[], ready: RegExp): Promise<
       return out + (await errText);
     },
   };
-}
-
-/** User + system CPU seconds of a process (all its threads). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-function freePort(): number {
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
 }
 
 async function build(): Promise<void> {
@@ -302,7 +280,7 @@ async function startBed(backend: Backend, sessions: number): Promise<Bed> {
       sessionClosed: (s) => void (isRejected(s) && rejected.n++),
     },
   });
-  const ltsPort = freePort();
+  const ltsPort = freeUdpPort();
   await Deno.writeTextFile(`${dir}/policy.yaml`, policy(ltsPort, lnsSocket.local.port));
   const lts = await startPinned(
     Deno.execPath(),
@@ -473,8 +451,8 @@ async function main(): Promise<void> {
         await bed.close();
       }
     }
-    const relayPort = freePort();
-    const sinkPort = freePort();
+    const relayPort = freeUdpPort();
+    const sinkPort = freeUdpPort();
     const relay = await startPinned(RELAY, [`${relayPort}`, `${sinkPort}`, pairsFile], /listening/);
     try {
       for (let round = 0; round < RUNS; round++) {

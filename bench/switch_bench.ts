@@ -35,7 +35,7 @@ import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
-import { udpDrops } from "./_suite.ts";
+import { cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -63,10 +63,6 @@ const SECONDS = Number(opts.seconds);
 const DATA_SESSIONS = Number(opts.sessions);
 const WARMUP = 1;
 const PER_TUNNEL = opts["sessions-per-tunnel"];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 // Once re-executed pinned, this process sees one CPU: the parent passes the count on.
 const pinned = Deno.env.get("LTS_SWITCH_BENCH_CPUS");
@@ -168,24 +164,6 @@ async function startPinned(args: string[], ready: RegExp): Promise<Proc> {
   };
 }
 
-/** User + system CPU seconds of a process (all its threads). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
-
-function freePort(): number {
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
-
 function policyYaml(ltsPort: number, lnsPort: number): string {
   return `hostname: lts-bench
 listen: ["127.0.0.1:${ltsPort}"]
@@ -268,7 +246,7 @@ async function startBed(): Promise<Bed> {
       },
     },
   });
-  const ltsPort = freePort();
+  const ltsPort = freeUdpPort();
   const config = `${dir}/policy.yaml`;
   await Deno.writeTextFile(config, policyYaml(ltsPort, lnsSocket.local.port));
   const lts = await startPinned(LTS_ARGS(config), /listening on/);
@@ -481,7 +459,7 @@ async function dataRows(): Promise<Row[]> {
     await sleep(1500);
     bed.lnsSocket.close();
     await bed.lnsSocket.closed;
-    const relayPort = freePort();
+    const relayPort = freeUdpPort();
     relay = await startPinned(["run", "-A", RELAY, `${relayPort}`, `${bed.lnsPort}`], /listening/);
     const sizes = [64, 1400];
     const results = new Map<string, BlastResult[]>();
