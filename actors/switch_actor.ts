@@ -554,30 +554,40 @@ class SwitchActor implements Actor<SwitchMsg> {
       });
       return;
     }
-    const upstream = this.#policy.config.upstreams.get(decision.upstream)!;
+    const call = this.#track(incoming, {
+      upstream: this.#policy.config.upstreams.get(decision.upstream)!,
+      hops: hops + 1,
+      proxy,
+      phase: "accepted",
+      rule: decision.rule,
+      user: facts.user ?? null,
+    });
+    this.#placeNext(call);
+  }
+
+  /** A new call record for `incoming`, registered and counted as active. */
+  #track(
+    incoming: SessionHandle,
+    c: Pick<Call, "upstream" | "hops" | "proxy" | "phase" | "rule" | "user">,
+  ): Call {
     const call: Call = {
       id: this.#nextId++,
       incoming,
       incomingClosed: false,
       outgoing: null,
       outgoingClosed: false,
-      upstream,
       tried: [],
       tunnel: null,
-      hops: hops + 1,
-      proxy,
-      phase: "accepted",
       lastFailure: null,
-      rule: decision.rule,
       policyVersion: this.#o.policy.version,
-      user: facts.user ?? null,
       termination: null,
       startedAt: this.#ctx.now(),
+      ...c,
     };
     this.#calls.set(call.id, call);
     this.#byIncoming.set(incoming, call);
     this.#o.stats.active++;
-    this.#placeNext(call);
+    return call;
   }
 
   /**
@@ -598,25 +608,14 @@ class SwitchActor implements Actor<SwitchMsg> {
     const users = this.#usersOf(target);
     const proxied = proxiedStart({ ...incoming.call, ...learnt }, users);
     incoming.forgetProxyAvps();
-    const call: Call = {
-      id: this.#nextId++,
-      incoming,
-      incomingClosed: false,
-      outgoing: null,
-      outgoingClosed: false,
+    const call = this.#track(incoming, {
       upstream: null,
-      tried: [],
-      tunnel: null,
       hops: 0,
-      proxy: {},
+      proxy: NO_FIELDS,
       phase: "terminating",
-      lastFailure: null,
       rule,
-      policyVersion: this.#o.policy.version,
       user: facts.user ?? null,
-      termination: null,
-      startedAt: this.#ctx.now(),
-    };
+    });
     const ctx = this.#ctx;
     const tun = target.tun ? this.#tuns.get(target.name) : undefined;
     const link: PppLink = new PppLink({
@@ -645,9 +644,6 @@ class SwitchActor implements Actor<SwitchMsg> {
       ip: (packet) => void tun?.deliver(packet, link.address!),
     });
     call.termination = { target, link, ...(tun ? { tun } : {}) };
-    this.#calls.set(call.id, call);
-    this.#byIncoming.set(incoming, call);
-    this.#o.stats.active++;
     this.#o.authenticating?.add(incoming);
     log.info(
       "call {tunnelId}/{sessionId} terminated here on {target} by rule {rule}; proxy LCP and authentication accepted: {proxied}",
