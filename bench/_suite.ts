@@ -5,6 +5,8 @@
  * @module
  */
 
+import { spawnProcess } from "../tests/_processes.ts";
+
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const MAIN = `${ROOT}main.ts`;
 
@@ -101,47 +103,19 @@ export interface Child {
 
 /** Spawns `cmd args`, optionally pinned to `cpu` with taskset. */
 export function spawn(cmd: string, args: string[], cpu?: string): Child {
-  const child = new Deno.Command(cpu === undefined ? cmd : "taskset", {
-    args: cpu === undefined ? args : ["-c", cpu, cmd, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const c of s.pipeThrough(new TextDecoderStream())) out += c;
-  };
-  const done = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const kill = (sig: Deno.Signal) => {
-    try {
-      child.kill(sig);
-    } catch {
-      // Already gone.
-    }
-  };
+  const p = cpu === undefined
+    ? spawnProcess(cmd, args)
+    : spawnProcess("taskset", ["-c", cpu, cmd, ...args]);
   return {
-    pid: child.pid,
-    output: () => out,
-    async until(re: RegExp, ms = 30_000) {
-      const end = performance.now() + ms;
-      while (!re.test(out)) {
-        if (exited) throw new Error(`${cmd} exited before ${re}: ${out}`);
-        if (performance.now() > end) throw new Error(`timed out waiting for ${re}: ${out}`);
-        await sleep(10);
-      }
-    },
+    pid: p.pid,
+    output: p.output,
+    until: p.until,
     async stop(wait = false) {
-      if (!wait) kill("SIGTERM");
-      const timer = setTimeout(() => kill("SIGKILL"), wait ? 600_000 : 10_000);
-      const s = await status;
+      if (!wait) p.kill("SIGTERM");
+      const timer = setTimeout(() => p.kill("SIGKILL"), wait ? 600_000 : 10_000);
+      const r = await p.end();
       clearTimeout(timer);
-      await done;
-      return { code: s.code, out };
+      return r;
     },
   };
 }

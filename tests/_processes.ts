@@ -38,8 +38,14 @@ export interface LtsProcess {
 
 /** Starts `lts ARGS…` (`deno run -A main.ts ARGS…`). */
 export function spawnLts(args: string[]): LtsProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+  return spawnProcess(Deno.execPath(), ["run", "-A", MAIN, ...args]);
+}
+
+/** Starts `cmd args` with stdout and stderr collected (the benches use it too). */
+export function spawnProcess(cmd: string, args: string[]): LtsProcess {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -59,9 +65,9 @@ export function spawnLts(args: string[]): LtsProcess {
     async until(re: RegExp, ms = 30_000) {
       const end = Date.now() + ms;
       while (!re.test(out)) {
-        if (exited) throw new Error(`exited before ${re}: ${out}`);
+        if (exited) throw new Error(`${cmd} exited before ${re}: ${out}`);
         if (Date.now() > end) throw new Error(`timed out waiting for ${re}: ${out}`);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 10));
       }
     },
     async end() {
