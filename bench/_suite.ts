@@ -5,7 +5,9 @@
  * @module
  */
 
-import { spawnProcess } from "../tests/_processes.ts";
+import { proxyFields } from "../ppp/proxy.ts";
+import type { AvpFields } from "../transport/message.ts";
+import { freePort, spawnProcess } from "../tests/_processes.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const MAIN = `${ROOT}main.ts`;
@@ -20,20 +22,27 @@ export function quantile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
 }
 
-/** A free port on 127.0.0.1 (released before it is returned). */
-export function freeUdpPort(): number {
-  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
+/** A free UDP port on 127.0.0.1 (released before it is returned). */
+export const freeUdpPort = (): number => freePort("udp");
 
-export function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A free TCP port on 127.0.0.1 (released before it is returned). */
+export const freeTcpPort = (): number => freePort("tcp");
+
+/**
+ * The fields of the benches' call number `n` from a LAC: numbers, bearer and
+ * framing, and PAP proxy authentication of `user{n}@domain`.
+ */
+export const callFields = (n: number, domain: string): AvpFields => ({
+  callingNumber: `0201${n}`,
+  calledNumber: `0800${n}`,
+  bearerType: { digital: true, analog: false },
+  framingType: { synchronous: true, asynchronous: false },
+  txConnectSpeed: 100_000_000,
+  ...proxyFields("pap", { name: `user${n}@${domain}`, password: "pw", id: n & 0xff }, {
+    clientMagic: (0x10000000 + n) >>> 0,
+    lacMagic: 0x4c414301,
+  }),
+});
 
 /** VmRSS of a process, in KiB. */
 export function rssKiB(pid: number): number {

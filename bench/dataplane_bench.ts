@@ -36,10 +36,9 @@ import { L2tpNode } from "../actors/l2tp_node.ts";
 import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
-import { proxyFields } from "../ppp/proxy.ts";
 import { createDatagramNetwork } from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
-import { cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
+import { callFields, cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -211,18 +210,6 @@ upstreams:
     members: [{ address: "127.0.0.1:${lnsPort}", hello_interval: 0 }]
 rules: [{ name: isp, match: { domain: "isp.example" }, forward: isp }]
 `;
-
-const callFields = (n: number, domain: string) => ({
-  callingNumber: `0201${n}`,
-  calledNumber: `0800${n}`,
-  bearerType: { digital: true, analog: false },
-  framingType: { synchronous: true, asynchronous: false },
-  txConnectSpeed: 100_000_000,
-  ...proxyFields("pap", { name: `user${n}@${domain}`, password: "pw", id: n & 0xff }, {
-    clientMagic: (0x10000000 + n) >>> 0,
-    lacMagic: 0x4c414301,
-  }),
-});
 
 const REJECTED_DOMAIN = "no.example";
 const isRejected = (s: SessionHandle) =>

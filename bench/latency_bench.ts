@@ -30,10 +30,10 @@ import { L2tpNode } from "../actors/l2tp_node.ts";
 import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
-import { proxyFields } from "../ppp/proxy.ts";
 import { createDatagramNetwork } from "../transport/network_select.ts";
 import type { UdpSocket } from "../transport/udp.ts";
 import {
+  callFields,
   cpuSeconds,
   freeUdpPort,
   quantile,
@@ -95,18 +95,6 @@ export interface LatencyResult {
 type DropSocket = "lts" | "sink" | "lac" | "lns";
 
 type ProbeKind = "tunnel" | "call" | "callNewTunnel";
-
-const callFields = (n: number, domain: string) => ({
-  callingNumber: `0201${n}`,
-  calledNumber: `0800${n}`,
-  bearerType: { digital: true, analog: false },
-  framingType: { synchronous: true, asynchronous: false },
-  txConnectSpeed: 100_000_000,
-  ...proxyFields("pap", { name: `user${n}@${domain}`, password: "pw", id: n & 0xff }, {
-    clientMagic: (0x10000000 + n) >>> 0,
-    lacMagic: 0x4c414301,
-  }),
-});
 
 async function main(): Promise<LatencyResult> {
   await Deno.mkdir(`${ROOT}bench/baseline/build`, { recursive: true });

@@ -33,9 +33,8 @@ import { L2tpNode } from "../actors/l2tp_node.ts";
 import type { SessionHandle } from "../actors/l2tp_types.ts";
 import { MicrotaskScheduler } from "../actors/scheduler.ts";
 import { ActorSystem } from "../actors/system.ts";
-import { proxyFields } from "../ppp/proxy.ts";
 import { DenoUdpNetwork, type UdpSocket } from "../transport/udp.ts";
-import { cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
+import { callFields, cpuSeconds, fmt, freeUdpPort, median, sleep, udpDrops } from "./_suite.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -277,18 +276,6 @@ async function startBed(): Promise<Bed> {
   };
 }
 
-const callFields = (n: number) => ({
-  callingNumber: `0201${n}`,
-  calledNumber: `0800${n}`,
-  bearerType: { digital: true, analog: false },
-  framingType: { synchronous: true, asynchronous: false },
-  txConnectSpeed: 100_000_000,
-  ...proxyFields("pap", { name: `user${n}@isp.example`, password: "pw", id: n & 0xff }, {
-    clientMagic: (0x10000000 + n) >>> 0,
-    lacMagic: 0x4c414301,
-  }),
-});
-
 /** Opens `tunnels` tunnels to the switch and places `calls` calls round-robin, as fast as accepted. */
 async function placeCalls(bed: Bed, tunnels: number, calls: number): Promise<number> {
   const ids: number[] = [];
@@ -300,7 +287,9 @@ async function placeCalls(bed: Bed, tunnels: number, calls: number): Promise<num
   const t0 = performance.now();
   for (let n = 1; n <= calls; n++) {
     // Refused while the tunnel's mailbox is full: back off.
-    while (!bed.lac.placeCall(ids[(n - 1) % ids.length], callFields(n))) await sleep(1);
+    while (!bed.lac.placeCall(ids[(n - 1) % ids.length], callFields(n, "isp.example"))) {
+      await sleep(1);
+    }
   }
   return t0;
 }
