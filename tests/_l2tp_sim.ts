@@ -86,6 +86,25 @@ export function simulation(seed: number) {
     impair(link: Partial<LinkImpairments>) {
       network.setLink("*", "*", link);
     },
+    /**
+     * Runs the simulation, a millisecond at a time, while `p` (an answer
+     * from the switch's runtime, which needs the actors to run) settles;
+     * throws when it has not after 1,000 steps.
+     */
+    async settle<T>(p: Promise<T>): Promise<T> {
+      let done = false;
+      let value: T;
+      p.then((v) => {
+        done = true;
+        value = v;
+      });
+      for (let i = 0; i < 1000 && !done; i++) {
+        scheduler.advance(1);
+        await Promise.resolve();
+      }
+      if (!done) throw new Error("the runtime did not answer");
+      return value!;
+    },
     /** Advances simulated time in steps until `done()` or `limitMs` has passed; returns whether done. */
     runUntil(done: () => boolean, limitMs: number, stepMs = 50): boolean {
       const until = clock.now() + limitMs;

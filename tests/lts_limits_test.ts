@@ -150,20 +150,13 @@ Deno.test("at the switch mailbox bound, API reads are refused with SwitchBusyErr
   await assert.rejects(runtime.status(), SwitchBusyError);
   await assert.rejects(runtime.metrics(), SwitchBusyError);
   // A reload is an operator's change, not a read: it takes the reserved lane (its request
-  // reaches the switch once the policy is loaded: a few turns of the event loop).
+  // reaches the switch once the policy is loaded: a turn of the event loop, with the switch not
+  // run yet and its mailbox still full).
   const reloaded = runtime.reload();
-  const run = async () => {
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 0));
-      sim.scheduler.advance(10);
-    }
-  };
-  await run();
-  await Promise.all(first);
-  const outcome = await reloaded;
+  await new Promise((r) => setTimeout(r, 0));
+  const outcome = await sim.settle(reloaded);
   assert.ok(outcome.ok && outcome.version === 2, JSON.stringify(outcome));
+  await sim.settle(Promise.all(first));
   // Once the switch has caught up, reads are answered again.
-  const status = runtime.status();
-  await run();
-  assert.equal((await status).policyVersion, 2);
+  assert.equal((await sim.settle(runtime.status())).policyVersion, 2);
 });

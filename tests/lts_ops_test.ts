@@ -50,22 +50,6 @@ function bed(seed: number) {
   return { sim, lts, runtime, a, b, lac, tunnel: t.value, setText: (s: string) => (text = s) };
 }
 
-/** Runs the simulation while a promise from the runtime settles. */
-async function settle<T>(sim: ReturnType<typeof simulation>, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value: T;
-  p.then((v) => {
-    done = true;
-    value = v;
-  });
-  for (let i = 0; i < 1000 && !done; i++) {
-    sim.scheduler.advance(1);
-    await Promise.resolve();
-  }
-  assert.ok(done, "the runtime did not answer");
-  return value!;
-}
-
 Deno.test("reload: new calls follow the new rules, switched calls stay on their version; a bad file changes nothing", async () => {
   const { sim, lts, runtime, a, b, lac, tunnel, setText } = bed(1);
   lac.node.placeCall(tunnel, { proxyAuthenName: "old@isp.example" });
@@ -74,25 +58,25 @@ Deno.test("reload: new calls follow the new rules, switched calls stay on their 
   setText(
     "hostname: x\nlacs: [{ match: {} }]\nrules: [{ name: r, match: { domain: x }, forward: nowhere }]\n",
   );
-  const bad = await settle(sim, runtime.reload());
+  const bad = await sim.settle(runtime.reload());
   assert.ok(!bad.ok);
   assert.ok(bad.errors.length > 0 && bad.errors.every((e) => e.line > 0 && e.col > 0));
   assert.equal(runtime.policy().version, 1);
   // A good one.
   setText(v2);
-  const good = await settle(sim, runtime.reload());
+  const good = await sim.settle(runtime.reload());
   assert.deepEqual(good, { ok: true, version: 2 });
   lac.node.placeCall(tunnel, { proxyAuthenName: "new@isp.example" });
   assert.ok(sim.runUntil(() => lts.stats.switched === 2, 30_000));
   assert.equal(a.recorder.sessionsUp.length, 1);
   assert.equal(b.recorder.sessionsUp.length, 1);
-  const sessions = await settle(sim, runtime.sessions());
+  const sessions = await sim.settle(runtime.sessions());
   const byUser = new Map(sessions.map((s) => [s.user, s]));
   assert.equal(byUser.get("old@isp.example")?.policyVersion, 1);
   assert.equal(byUser.get("old@isp.example")?.state, "switched");
   assert.equal(byUser.get("new@isp.example")?.policyVersion, 2);
   // The member of the removed upstream "a" drains: its tunnel stays for the old call.
-  const tunnels = await settle(sim, runtime.tunnels());
+  const tunnels = await sim.settle(runtime.tunnels());
   const toA = tunnels.find((t) => t.member === "10.3.0.1:1701");
   assert.equal(toA?.draining, true);
   assert.equal(toA?.sessions, 1);
@@ -113,7 +97,7 @@ Deno.test("drain: no new calls (CDN 4), existing ones go on", async () => {
   lac.node.placeCall(tunnel, { proxyAuthenName: "second@isp.example" });
   assert.ok(sim.runUntil(() => lac.recorder.sessionsClosed.length === 1, 30_000));
   assert.equal(lac.recorder.sessionsClosed[0].reason.result.resultCode, 4);
-  const status = await settle(sim, runtime.status());
+  const status = await sim.settle(runtime.status());
   assert.equal(status.draining, true);
   assert.equal(status.sessions.switched, 1);
 });

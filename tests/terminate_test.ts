@@ -114,21 +114,7 @@ function testbed(seed: number, policyText = POLICY(), tun?: ReturnType<typeof fa
     source: "lts.yaml",
     load: () => Promise.resolve(loadPolicy(policyText, "lts.yaml")),
   });
-  /** Runs the simulation while a promise from the runtime settles. */
-  const settle = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    let value: T;
-    p.then((v) => {
-      done = true;
-      value = v;
-    });
-    for (let i = 0; i < 1000 && !done; i++) {
-      sim.scheduler.advance(1);
-      await Promise.resolve();
-    }
-    assert.ok(done, "the runtime did not answer");
-    return value!;
-  };
+  const settle = sim.settle;
   const clients = new Map<number, Client>();
   const credentials = new Map<
     number,
