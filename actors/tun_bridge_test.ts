@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { IpPool, parseIpv4 } from "../ppp/ip_pool.ts";
 import { type LinkEvent, PppLink } from "../ppp/link.ts";
 import { LocalUsers } from "../ppp/users.ts";
-import type { TunDevice, TunStats } from "../transport/tun.ts";
+import { newTunStats, type TunDevice, type TunStats } from "../transport/tun.ts";
 import {
   type IpLink,
   rangeToCidrs,
@@ -16,15 +16,7 @@ class FakeTun implements TunDevice {
   readonly name = "lts-fake";
   readonly written: Uint8Array[] = [];
   readonly closed = Promise.resolve();
-  readonly stats: TunStats = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    writeErrors: 0,
-    readErrors: 0,
-    receiverErrors: 0,
-  };
+  readonly stats: TunStats = newTunStats();
   isClosed = false;
   refuse = false;
   #callback: ((packet: Uint8Array) => void) | undefined;

@@ -12,7 +12,7 @@ import { type LinkEvent, PppLink } from "../ppp/link.ts";
 import { proxyFields } from "../ppp/proxy.ts";
 import type { AvpFields } from "../transport/message.ts";
 import { simulation } from "./_l2tp_sim.ts";
-import type { TunDevice } from "../transport/tun.ts";
+import { newTunStats, type TunDevice } from "../transport/tun.ts";
 import type { Result } from "../transport/result.ts";
 
 const LTS = { hostname: "10.1.0.1", port: 1701 };
@@ -51,15 +51,7 @@ interface Client {
 function fakeTun() {
   const written: Uint8Array[] = [];
   let receiver: ((p: Uint8Array) => void) | undefined;
-  const stats = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    writeErrors: 0,
-    readErrors: 0,
-    receiverErrors: 0,
-  };
+  const stats = newTunStats();
   const opened: string[] = [];
   const device = (name: string): TunDevice => {
     opened.push(name);

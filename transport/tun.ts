@@ -63,6 +63,19 @@ export interface TunStats {
   receiverErrors: number;
 }
 
+/** Counters of a device that has done nothing yet. */
+export function newTunStats(): TunStats {
+  return {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    writeErrors: 0,
+    readErrors: 0,
+    receiverErrors: 0,
+  };
+}
+
 /** An open TUN device. */
 export interface TunDevice {
   /** The interface name the kernel gave (as asked, or filled in from a `%d` pattern). */
@@ -151,15 +164,7 @@ class Tun implements TunDevice {
   readonly #libc: Libc;
   readonly #fd: number;
   readonly #wakeFd: number;
-  readonly #stats: TunStats = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    writeErrors: 0,
-    readErrors: 0,
-    receiverErrors: 0,
-  };
+  readonly #stats: TunStats = newTunStats();
   readonly #buffer = new Uint8Array(RECEIVE_BYTES);
   readonly #pollFds = new Uint8Array(2 * C.POLLFD_BYTES);
   readonly #settled: () => void;
