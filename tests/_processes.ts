@@ -6,6 +6,7 @@
  */
 
 import { parseExposition } from "../api/metrics.ts";
+import type { LacSummary } from "../cli/lac.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -130,20 +131,8 @@ export function lastJson<T>(out: string): T {
   return JSON.parse(line) as T;
 }
 
-/** The `lts lac` summary: its last stdout line. */
-export interface LacSummary {
-  tunnels_up: number;
-  sessions_up: number;
-  sessions_failed: number;
-  data_sent: number;
-  data_received: number;
-  result_codes: Record<string, number>;
-  /** `--client-initiated`: calls whose IPCP reached Opened, failures, addresses given. */
-  ppp_up: number;
-  ppp_failed: number;
-  addresses: string[];
-  ppp_failures: Record<string, number>;
-}
+/** The `lts lac` summary: its last stdout line (cli/lac.ts says what it holds). */
+export type { LacSummary };
 
 /** Parses the summary `lts lac` prints last. */
 export function lacSummary(out: string): LacSummary {
